@@ -1,0 +1,44 @@
+using System.CommandLine;
+using OnnxConvTool.Cli.Commands;
+
+namespace OnnxConvTool.Cli;
+
+/// <summary>Builds the <c>onnxconv</c> command tree and runs it with the shared exit-code scheme.</summary>
+public static class OnnxConvCli
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var context = new CliContext(stdout, stderr, cancellation.Token);
+            var root = BuildRoot(context);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var error in parse.Errors) stderr.WriteLine($"onnxconv: {error.Message}");
+                stderr.WriteLine("Run 'onnxconv --help' for usage.");
+                return (int)ExitCode.UsageError;
+            }
+            int code = parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            return cancellation.IsCancellationRequested ? (int)ExitCode.Interrupted : code;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    public static RootCommand BuildRoot(CliContext context)
+    {
+        var root = new RootCommand("onnxconv: find, audit, rewrite and verify 1x1 convolutions in ONNX models.");
+        root.Subcommands.Add(InspectCommand.Create(context));
+        return root;
+    }
+}

@@ -1,0 +1,3 @@
+using OnnxConvTool.Cli;
+
+return OnnxConvCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,294 @@
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Ir;
+
+/// <summary>
+/// A graph or subgraph: ordered nodes, inputs, outputs and initializers, and the values its scope
+/// defines. Subgraphs resolve names through their parent's scope.
+/// </summary>
+public sealed class Graph
+{
+    private readonly List<Node> _nodes = [];
+    private readonly List<Value> _inputs = [];
+    private readonly List<Value> _outputs = [];
+    private readonly List<Value> _initializers = [];
+    private readonly Dictionary<string, Value> _values = new(StringComparer.Ordinal);
+
+    internal Graph(Model model, GraphProto shell, Graph? parent, Node? owner)
+    {
+        Model = model;
+        Shell = shell;
+        Parent = parent;
+        OwnerNode = owner;
+    }
+
+    public Model Model { get; }
+
+    /// <summary>The graph's own proto fields (name, doc string, annotations, unknown fields) with nodes and values cleared.</summary>
+    internal GraphProto Shell { get; }
+
+    public Graph? Parent { get; }
+
+    /// <summary>The If/Loop/Scan node whose attribute holds this subgraph, or null for the main graph.</summary>
+    public Node? OwnerNode { get; internal set; }
+
+    public string Name { get => Shell.Name; set => Shell.Name = value; }
+
+    /// <summary>A path such as <c>main/If_0.then_branch</c> that names this graph in reports.</summary>
+    public string Path { get; internal set; } = "main";
+
+    public IReadOnlyList<Node> Nodes => _nodes;
+    public IReadOnlyList<Value> Inputs => _inputs;
+    public IReadOnlyList<Value> Outputs => _outputs;
+    public IReadOnlyList<Value> Initializers => _initializers;
+
+    /// <summary>Values this scope defines (inputs, initializers, node outputs).</summary>
+    public IEnumerable<Value> Values => _values.Values;
+
+    public int Depth => Parent is null ? 0 : Parent.Depth + 1;
+
+    /// <summary>The value named <paramref name="name"/> in this scope only.</summary>
+    public Value? Find(string name) => _values.GetValueOrDefault(name);
+
+    /// <summary>The value named <paramref name="name"/> in this scope or any enclosing one.</summary>
+    public Value? Resolve(string name) => _values.GetValueOrDefault(name) ?? Parent?.Resolve(name);
+
+    /// <summary>This graph and every subgraph below it, depth first.</summary>
+    public IEnumerable<Graph> SelfAndDescendants()
+    {
+        yield return this;
+        foreach (var node in _nodes)
+            foreach (var list in node.Subgraphs.Values)
+                foreach (var sub in list)
+                    foreach (var g in sub.SelfAndDescendants())
+                        yield return g;
+    }
+
+    internal Value Define(string name)
+    {
+        var value = new Value(this, name);
+        _values.Add(name, value);
+        Model.ReserveName(name);
+        return value;
+    }
+
+    internal void RenameValue(Value value, string oldName, string newName)
+    {
+        if (_values.ContainsKey(newName)) throw new InvalidOperationException($"value name '{newName}' is already defined in graph {Path}");
+        _values.Remove(oldName);
+        _values.Add(newName, value);
+        Model.ReserveName(newName);
+    }
+
+    public Value AddInput(string name, TypeProto? type)
+    {
+        var value = Define(name);
+        value.Type = type;
+        _inputs.Add(value);
+        return value;
+    }
+
+    internal void AddInputValue(Value value) => _inputs.Add(value);
+
+    /// <summary>The original output records, parallel to <see cref="Outputs"/> (null for outputs added later).</summary>
+    internal List<ValueInfoProto?> OutputInfos { get; } = [];
+
+    /// <summary>The original value_info records in file order; written back for names that still exist.</summary>
+    internal List<ValueInfoProto> ValueInfos { get; } = [];
+
+    public void AddOutput(Value value)
+    {
+        _outputs.Add(value);
+        OutputInfos.Add(null);
+    }
+
+    public void SetOutput(int index, Value value) => _outputs[index] = value;
+
+    /// <summary>Adds <paramref name="tensor"/> as an initializer under a name unique in the model (derived from its name).</summary>
+    public Value AddInitializer(Tensor tensor)
+    {
+        tensor.Name = Model.UniqueName(tensor.Name.Length > 0 ? tensor.Name : "const");
+        var value = Define(tensor.Name);
+        value.Initializer = tensor;
+        value.Type = TypeFor(tensor);
+        _initializers.Add(value);
+        return value;
+    }
+
+    internal void AttachInitializer(Value value, Tensor tensor)
+    {
+        value.Initializer = tensor;
+        _initializers.Add(value);
+    }
+
+    public void RemoveInitializer(Value value)
+    {
+        if (value.Uses.Count > 0) throw new InvalidOperationException($"initializer '{value.Name}' is still used");
+        if (value.IsGraphOutput || value.IsGraphInput) throw new InvalidOperationException($"initializer '{value.Name}' is a graph input or output");
+        _initializers.Remove(value);
+        value.Initializer = null;
+        _values.Remove(value.Name);
+    }
+
+    /// <summary>Creates a node with fresh output values and inserts it before <paramref name="before"/> (or appends it).</summary>
+    public Node CreateNode(string opType, IEnumerable<Value?> inputs, int outputCount = 1, string domain = "",
+        string? nameHint = null, Node? before = null, IReadOnlyList<string>? outputNames = null)
+    {
+        var proto = new NodeProto { OpType = opType, Name = Model.UniqueName(nameHint ?? opType) };
+        if (domain.Length > 0) proto.Domain = domain;
+        var node = new Node(this, proto);
+        foreach (var input in inputs) node.AddInput(input);
+        for (int i = 0; i < outputCount; i++)
+        {
+            string name = outputNames is not null ? outputNames[i] : Model.UniqueName($"{proto.Name}_out{(outputCount > 1 ? i.ToString() : "")}");
+            node.AddOutput(Define(name));
+        }
+        InsertNode(node, before);
+        return node;
+    }
+
+    internal void InsertNode(Node node, Node? before)
+    {
+        if (before is null)
+        {
+            _nodes.Add(node);
+            return;
+        }
+        int index = _nodes.IndexOf(before);
+        if (index < 0) throw new InvalidOperationException($"node '{before.DisplayName}' is not in graph {Path}");
+        _nodes.Insert(index, node);
+    }
+
+    /// <summary>Removes a node whose outputs are unused and are not graph outputs; refuses otherwise.</summary>
+    public void RemoveNode(Node node)
+    {
+        foreach (var output in node.Outputs)
+        {
+            if (output.Uses.Count > 0)
+                throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is still used by '{output.Uses[0].Node.DisplayName}'");
+            if (output.IsGraphOutput)
+                throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is a graph output");
+        }
+        if (!_nodes.Remove(node)) throw new InvalidOperationException($"node '{node.DisplayName}' is not in graph {Path}");
+        DetachRecursively(node);
+        foreach (var output in node.Outputs) _values.Remove(output.Name);
+    }
+
+    private static void DetachRecursively(Node node)
+    {
+        node.DetachInputs();
+        foreach (var list in node.Subgraphs.Values)
+            foreach (var sub in list)
+                foreach (var inner in sub._nodes)
+                    DetachRecursively(inner);
+    }
+
+    /// <summary>
+    /// Points every use of <paramref name="old"/> (and its graph-output slots) at <paramref name="replacement"/>.
+    /// With <paramref name="keepName"/>, the replacement takes over the old name so downstream
+    /// consumers and graph outputs see the same name as before.
+    /// </summary>
+    public void ReplaceAllUsesWith(Value old, Value replacement, bool keepName = true)
+    {
+        foreach (var use in old.Uses.ToArray()) use.Node.SetInput(use.InputIndex, replacement);
+        foreach (var g in old.Graph.SelfAndDescendants())
+            for (int i = 0; i < g._outputs.Count; i++)
+                if (ReferenceEquals(g._outputs[i], old)) g._outputs[i] = replacement;
+        if (!keepName) return;
+        string name = old.Name;
+        var oldType = old.Type;
+        old.Name = Model.UniqueName(name + "_replaced");
+        replacement.Name = name;
+        replacement.Type ??= oldType;
+    }
+
+    /// <summary>Reorders nodes so every value is defined before use, keeping the existing order where it is already valid.</summary>
+    /// <exception cref="InvalidOperationException">The graph has a cycle.</exception>
+    public void SortTopologically()
+    {
+        var order = TopologicalOrder(out var cycleNode);
+        if (order is null) throw new InvalidOperationException($"graph {Path} has a cycle through node '{cycleNode!.DisplayName}'");
+        _nodes.Clear();
+        _nodes.AddRange(order);
+    }
+
+    /// <summary>A stable topological order, or null with a node on a cycle.</summary>
+    public List<Node>? TopologicalOrder(out Node? cycleNode)
+    {
+        var position = new Dictionary<Node, int>(_nodes.Count);
+        for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
+        var pending = new int[_nodes.Count];
+        var consumers = new List<int>[_nodes.Count];
+        for (int i = 0; i < _nodes.Count; i++)
+        {
+            consumers[i] = [];
+        }
+        for (int i = 0; i < _nodes.Count; i++)
+        {
+            foreach (var producer in ProducersInThisGraph(_nodes[i]))
+            {
+                if (!position.TryGetValue(producer, out int p)) continue;
+                pending[i]++;
+                consumers[p].Add(i);
+            }
+        }
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < _nodes.Count; i++)
+            if (pending[i] == 0) ready.Enqueue(i, i);
+        var result = new List<Node>(_nodes.Count);
+        while (ready.TryDequeue(out int i, out _))
+        {
+            result.Add(_nodes[i]);
+            foreach (int c in consumers[i])
+                if (--pending[c] == 0) ready.Enqueue(c, c);
+        }
+        cycleNode = null;
+        if (result.Count == _nodes.Count) return result;
+        for (int i = 0; i < _nodes.Count; i++)
+            if (pending[i] > 0) { cycleNode = _nodes[i]; break; }
+        return null;
+    }
+
+    /// <summary>Producers in this graph of the node's inputs, including values its subgraphs capture.</summary>
+    private IEnumerable<Node> ProducersInThisGraph(Node node)
+    {
+        foreach (var input in node.Inputs)
+            if (input?.Producer is { } p && ReferenceEquals(p.Graph, this)) yield return p;
+        foreach (var list in node.Subgraphs.Values)
+            foreach (var sub in list)
+                foreach (var captured in sub.CapturedValues())
+                    if (captured.Producer is { } p && ReferenceEquals(p.Graph, this)) yield return p;
+    }
+
+    /// <summary>Values from enclosing scopes that nodes in this graph (or its subgraphs) use.</summary>
+    public IEnumerable<Value> CapturedValues()
+    {
+        var seen = new HashSet<Value>();
+        foreach (var g in SelfAndDescendants())
+        {
+            foreach (var node in g._nodes)
+                foreach (var input in node.Inputs)
+                    if (input is not null && !IsWithin(input.Graph) && seen.Add(input)) yield return input;
+            foreach (var output in g._outputs)
+                if (!IsWithin(output.Graph) && seen.Add(output)) yield return output;
+        }
+    }
+
+    private bool IsWithin(Graph graph)
+    {
+        for (var g = graph; g is not null; g = g.Parent)
+            if (ReferenceEquals(g, this)) return true;
+        return false;
+    }
+
+    internal static TypeProto TypeFor(Tensor tensor)
+    {
+        var shape = new TensorShapeProto();
+        foreach (long d in tensor.Dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        return new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)tensor.ElementType, Shape = shape } };
+    }
+
+    internal void AddNodeFromReader(Node node) => _nodes.Add(node);
+
+    public override string ToString() => Path;
+}

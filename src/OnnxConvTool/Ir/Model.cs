@@ -1,0 +1,112 @@
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Ir;
+
+/// <summary>An ONNX model: its main graph as a mutable IR plus everything else kept as protobuf.</summary>
+public sealed class Model
+{
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _nameCounters = new(StringComparer.Ordinal);
+
+    internal Model(ModelProto shell, string? sourcePath)
+    {
+        Shell = shell;
+        SourcePath = sourcePath;
+        Graph = null!;
+    }
+
+    /// <summary>Model-level fields (IR version, opsets, producer, metadata, functions, unknown fields) with the graph detached.</summary>
+    public ModelProto Shell { get; }
+
+    public Graph Graph { get; internal set; }
+    public string? SourcePath { get; }
+    public long IrVersion => Shell.IrVersion;
+    public string Producer => Shell.ProducerName + (Shell.ProducerVersion.Length > 0 ? " " + Shell.ProducerVersion : "");
+
+    /// <summary>The opset version imported for the default ONNX domain (0 when none is imported).</summary>
+    public int OnnxOpset => GetOpset("");
+
+    public int GetOpset(string domain)
+    {
+        foreach (var o in Shell.OpsetImport)
+            if (o.Domain == domain || (domain is "" or "ai.onnx" && o.Domain is "" or "ai.onnx")) return (int)o.Version;
+        return 0;
+    }
+
+    /// <summary>Imports <paramref name="domain"/> at <paramref name="version"/> when it is not imported yet; never changes an existing import.</summary>
+    public void EnsureOpset(string domain, int version)
+    {
+        if (GetOpset(domain) == 0) Shell.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+    }
+
+    public IEnumerable<Graph> AllGraphs() => Graph.SelfAndDescendants();
+
+    public IEnumerable<Node> AllNodes() => AllGraphs().SelectMany(g => g.Nodes);
+
+    internal void ReserveName(string name) => _names.Add(name);
+
+    public bool IsNameTaken(string name) => _names.Contains(name);
+
+    /// <summary>A value or node name not used anywhere in the model, derived from <paramref name="hint"/>.</summary>
+    public string UniqueName(string hint)
+    {
+        if (_names.Add(hint)) return hint;
+        int counter = _nameCounters.GetValueOrDefault(hint);
+        string candidate;
+        do candidate = $"{hint}_{++counter}";
+        while (_names.Contains(candidate));
+        _nameCounters[hint] = counter;
+        _names.Add(candidate);
+        return candidate;
+    }
+
+    /// <summary>
+    /// The constant behind <paramref name="value"/>: an initializer no graph input can override, or the
+    /// output of a <c>Constant</c> node. Null when the value can change at run time.
+    /// </summary>
+    public static Tensor? TryGetConstant(Value value)
+    {
+        if (value.Initializer is not null) return value.IsGraphInput ? null : value.Initializer;
+        if (value.Producer is { OpType: "Constant", IsOnnxDomain: true } node) return ConstantNodeTensor(node);
+        return null;
+    }
+
+    /// <summary>Where a constant comes from, for reports.</summary>
+    public static ConstantSource GetConstantSource(Value value) =>
+        value.Initializer is not null ? (value.IsGraphInput ? ConstantSource.Dynamic : ConstantSource.Initializer)
+        : value.Producer is { OpType: "Constant", IsOnnxDomain: true } && ConstantNodeTensor(value.Producer) is not null ? ConstantSource.ConstantNode
+        : ConstantSource.Dynamic;
+
+    internal static Tensor? ConstantNodeTensor(Node node)
+    {
+        foreach (var a in node.Proto.Attribute)
+        {
+            switch (a.Name)
+            {
+                case "value":
+                    return new Tensor(a.T, node.Graph.Model.ExternalDataOf(a.T));
+                case "value_float":
+                    return Tensor.FromFloats(node.Outputs[0].Name, [], [a.F]);
+                case "value_floats":
+                    return Tensor.FromFloats(node.Outputs[0].Name, [a.Floats.Count], a.Floats.ToArray());
+                case "value_int":
+                    return Tensor.FromInt64s(node.Outputs[0].Name, [], [a.I]);
+                case "value_ints":
+                    return Tensor.FromInt64s(node.Outputs[0].Name, [a.Ints.Count], a.Ints.ToArray());
+            }
+        }
+        return null;
+    }
+
+    /// <summary>External-data locations of tensors inside Constant-node attributes, resolved at load.</summary>
+    internal Dictionary<TensorProto, ExternalDataLocation> AttributeExternalData { get; } = new(ReferenceEqualityComparer.Instance);
+
+    internal ExternalDataLocation? ExternalDataOf(TensorProto proto) => AttributeExternalData.GetValueOrDefault(proto);
+}
+
+public enum ConstantSource
+{
+    Initializer,
+    ConstantNode,
+    Dynamic,
+}

@@ -1,0 +1,248 @@
+using Google.Protobuf;
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Ir;
+
+using AttributeType = AttributeProto.Types.AttributeType;
+
+/// <summary>Loads an ONNX file into the IR, rejecting malformed or unsafe input with <see cref="ModelRejectedException"/>.</summary>
+public static class ModelReader
+{
+    /// <summary>Subgraphs nested deeper than this are refused (If inside Loop inside … counts one per level).</summary>
+    public const int MaxSubgraphDepth = 32;
+
+    /// <summary>Message nesting the parser allows: room for <see cref="MaxSubgraphDepth"/> levels of graph→node→attribute plus types.</summary>
+    private const int ProtobufRecursionLimit = 8 * MaxSubgraphDepth + 64;
+
+    /// <summary>Loads and validates the model at <paramref name="path"/>.</summary>
+    public static Model Load(string path)
+    {
+        var proto = ParseFile(path);
+        return Build(proto, path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+    }
+
+    /// <summary>Parses the file as a ModelProto and checks it is one (not an empty file or another message).</summary>
+    public static ModelProto ParseFile(string path)
+    {
+        FileInfo info;
+        try
+        {
+            info = new FileInfo(path);
+            if (!info.Exists)
+                throw new ModelRejectedException(path, Directory.Exists(path) ? "is a directory, not a model file" : "file not found");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new ModelRejectedException(path, e.Message, e);
+        }
+        if (info.Length == 0) throw new ModelRejectedException(path, "file is empty");
+        ModelProto proto;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            using var input = CodedInputStream.CreateWithLimits(stream, int.MaxValue, ProtobufRecursionLimit);
+            proto = new ModelProto();
+            proto.MergeFrom(input);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new ModelRejectedException(path, $"not a valid ONNX protobuf ({Describe(e)})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelRejectedException(path, $"cannot be read: {e.Message}", e);
+        }
+        CheckIsModel(path, proto);
+        return proto;
+    }
+
+    private static string Describe(InvalidProtocolBufferException e) =>
+        e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? "the file is truncated"
+        : e.Message.Contains("recursion", StringComparison.OrdinalIgnoreCase) ? "nesting is too deep"
+        : e.Message.TrimEnd('.');
+
+    private static void CheckIsModel(string path, ModelProto proto)
+    {
+        if (proto.Graph is null)
+            throw new ModelRejectedException(path, "not an ONNX model: it has no graph (is it another kind of protobuf file?)");
+        if (!proto.HasIrVersion || proto.IrVersion <= 0)
+            throw new ModelRejectedException(path, "not an ONNX model: ir_version is missing");
+        if (proto.IrVersion >= 3 && proto.OpsetImport.Count == 0)
+            throw new ModelRejectedException(path, "model imports no opset (opset_import is empty)");
+        foreach (var o in proto.OpsetImport)
+            if (o.Version <= 0) throw new ModelRejectedException(path, $"opset import of domain '{o.Domain}' has version {o.Version}");
+    }
+
+    /// <summary>Builds the IR from a parsed proto; <paramref name="baseDirectory"/> resolves external data.</summary>
+    public static Model Build(ModelProto proto, string path, string baseDirectory)
+    {
+        var graphProto = proto.Graph;
+        proto.Graph = null;
+        var model = new Model(proto, path);
+        var context = new BuildContext(model, path, baseDirectory);
+        model.Graph = context.BuildGraph(graphProto, parent: null, owner: null, "main");
+        GraphValidator.ThrowIfInvalid(model, path);
+        return model;
+    }
+
+    private sealed class BuildContext(Model model, string path, string baseDirectory)
+    {
+        private readonly ExternalDataResolver _external = new(path, baseDirectory);
+
+        private ModelRejectedException Reject(string problem) => new(path, problem);
+
+        public Graph BuildGraph(GraphProto proto, Graph? parent, Node? owner, string graphPath)
+        {
+            var depthGraph = parent;
+            int depth = 0;
+            while (depthGraph is not null) { depth++; depthGraph = depthGraph.Parent; }
+            if (depth > MaxSubgraphDepth)
+                throw Reject($"subgraphs are nested deeper than the limit of {MaxSubgraphDepth} levels (at {graphPath})");
+
+            var nodes = proto.Node.ToArray();
+            var initializers = proto.Initializer.ToArray();
+            var inputs = proto.Input.ToArray();
+            var outputs = proto.Output.ToArray();
+            var valueInfo = proto.ValueInfo.ToArray();
+            proto.Node.Clear();
+            proto.Initializer.Clear();
+            proto.Input.Clear();
+            proto.Output.Clear();
+            proto.ValueInfo.Clear();
+
+            var graph = new Graph(model, proto, parent, owner) { Path = graphPath };
+
+            foreach (var input in inputs)
+            {
+                if (string.IsNullOrEmpty(input.Name)) throw Reject($"graph {graphPath} has an input with no name");
+                if (graph.Find(input.Name) is not null) throw Reject($"graph {graphPath} lists input '{input.Name}' twice");
+                var value = graph.AddInput(input.Name, input.Type);
+                value.Info = input;
+            }
+
+            foreach (var tensorProto in initializers)
+            {
+                if (string.IsNullOrEmpty(tensorProto.Name)) throw Reject($"graph {graphPath} has an initializer with no name");
+                var tensor = new Tensor(tensorProto, _external.Resolve(tensorProto));
+                if (tensor.FindDataProblem() is { } problem) throw Reject(problem);
+                var value = graph.Find(tensorProto.Name);
+                if (value is null)
+                {
+                    value = graph.Define(tensorProto.Name);
+                    value.Type = Graph.TypeFor(tensor);
+                }
+                else if (value.Initializer is not null)
+                {
+                    throw Reject($"initializer '{tensorProto.Name}' is defined twice in graph {graphPath}");
+                }
+                graph.AttachInitializer(value, tensor);
+            }
+
+            foreach (var sparse in proto.SparseInitializer)
+            {
+                string? name = sparse.Values?.Name;
+                if (string.IsNullOrEmpty(name)) throw Reject($"graph {graphPath} has a sparse initializer with no name");
+                if (graph.Find(name) is null) graph.Define(name);
+            }
+
+            var irNodes = new List<(Node Node, NodeProto Proto)>(nodes.Length);
+            foreach (var nodeProto in nodes)
+            {
+                var node = new Node(graph, nodeProto);
+                if (nodeProto.HasName && nodeProto.Name.Length > 0) model.ReserveName(nodeProto.Name);
+                foreach (string outputName in nodeProto.Output)
+                {
+                    if (outputName.Length == 0)
+                    {
+                        node.AddOutput(graph.Define(model.UniqueName($"{node.DisplayName}_unused_output")));
+                        continue;
+                    }
+                    if (graph.Find(outputName) is not null)
+                        throw Reject($"value '{outputName}' is assigned more than once in graph {graphPath} (node '{node.DisplayName}')");
+                    node.AddOutput(graph.Define(outputName));
+                }
+                irNodes.Add((node, nodeProto));
+            }
+
+            foreach (var (node, nodeProto) in irNodes)
+            {
+                foreach (string inputName in nodeProto.Input)
+                {
+                    if (inputName.Length == 0)
+                    {
+                        node.AddInput(null);
+                        continue;
+                    }
+                    var value = graph.Resolve(inputName)
+                        ?? throw Reject($"node '{node.DisplayName}' ({node.OpType}) in graph {graphPath} uses '{inputName}', which no node, initializer or graph input defines");
+                    node.AddInput(value);
+                }
+                graph.AddNodeFromReader(node);
+            }
+
+            foreach (var (node, nodeProto) in irNodes)
+                BuildAttributes(graph, node, nodeProto, graphPath);
+
+            foreach (var (node, nodeProto) in irNodes)
+                nodeProto.Output.Clear();
+            foreach (var (node, nodeProto) in irNodes)
+                nodeProto.Input.Clear();
+
+            foreach (var output in outputs)
+            {
+                var value = graph.Resolve(output.Name ?? "")
+                    ?? throw Reject($"graph {graphPath} output '{output.Name}' is not produced by any node, initializer or input");
+                if (parent is null && graph.Outputs.Contains(value))
+                    throw Reject($"graph {graphPath} lists output '{output.Name}' twice");
+                value.Type ??= output.Type;
+                graph.AddOutput(value);
+                graph.OutputInfos[^1] = output;
+            }
+
+            foreach (var info in valueInfo)
+            {
+                graph.ValueInfos.Add(info);
+                if (graph.Find(info.Name ?? "") is { } value && !value.IsGraphInput) value.Type ??= info.Type;
+            }
+
+            if (graph.TopologicalOrder(out var cycleNode) is null)
+                throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
+            return graph;
+        }
+
+        private void BuildAttributes(Graph graph, Node node, NodeProto nodeProto, string graphPath)
+        {
+            foreach (var attribute in nodeProto.Attribute)
+            {
+                switch (attribute.Type)
+                {
+                    case AttributeType.Graph when attribute.G is not null:
+                        node.AddSubgraph(attribute.Name, BuildGraph(attribute.G, graph, node, $"{graphPath}/{node.DisplayName}.{attribute.Name}"));
+                        attribute.G = null;
+                        break;
+                    case AttributeType.Graphs:
+                        for (int i = 0; i < attribute.Graphs.Count; i++)
+                            node.AddSubgraph(attribute.Name, BuildGraph(attribute.Graphs[i], graph, node, $"{graphPath}/{node.DisplayName}.{attribute.Name}[{i}]"));
+                        attribute.Graphs.Clear();
+                        break;
+                    case AttributeType.Tensor when attribute.T is not null:
+                        RegisterAttributeTensor(attribute.T);
+                        break;
+                    case AttributeType.Tensors:
+                        foreach (var t in attribute.Tensors) RegisterAttributeTensor(t);
+                        break;
+                    case AttributeType.Undefined when attribute.G is not null:
+                        throw Reject($"node '{node.DisplayName}' attribute '{attribute.Name}' holds a graph but has no type");
+                }
+            }
+        }
+
+        private void RegisterAttributeTensor(TensorProto tensorProto)
+        {
+            var location = _external.Resolve(tensorProto);
+            var tensor = new Tensor(tensorProto, location);
+            if (tensor.FindDataProblem() is { } problem) throw Reject(problem);
+            if (location is not null) model.AttributeExternalData[tensorProto] = location;
+        }
+    }
+}

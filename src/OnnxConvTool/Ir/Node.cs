@@ -1,0 +1,144 @@
+using System.Text;
+using Google.Protobuf;
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Ir;
+
+using AttributeType = AttributeProto.Types.AttributeType;
+
+/// <summary>
+/// An operator application. Attributes live in <see cref="Proto"/> (which also keeps doc strings and
+/// unknown fields); graph-valued attributes are held as IR <see cref="Graph"/>s in <see cref="Subgraphs"/>.
+/// </summary>
+public sealed class Node
+{
+    private readonly List<Value?> _inputs = [];
+    private readonly List<Value> _outputs = [];
+    private readonly Dictionary<string, List<Graph>> _subgraphs = new(StringComparer.Ordinal);
+
+    internal Node(Graph graph, NodeProto proto)
+    {
+        Graph = graph;
+        Proto = proto;
+    }
+
+    public Graph Graph { get; internal set; }
+
+    /// <summary>Attributes, name, domain, doc string; inputs and outputs are written from the IR on save.</summary>
+    public NodeProto Proto { get; }
+
+    public string OpType => Proto.OpType;
+    public string Domain => Proto.Domain;
+    public bool IsOnnxDomain => Proto.Domain is "" or "ai.onnx";
+    public string Name { get => Proto.Name; set => Proto.Name = value; }
+
+    /// <summary>Inputs; null stands for an omitted optional input (an empty name in ONNX).</summary>
+    public IReadOnlyList<Value?> Inputs => _inputs;
+    public IReadOnlyList<Value> Outputs => _outputs;
+
+    /// <summary>Subgraphs by attribute name (one for GRAPH attributes, several for GRAPHS).</summary>
+    public IReadOnlyDictionary<string, List<Graph>> Subgraphs => _subgraphs;
+
+    public bool HasSubgraphs => _subgraphs.Count > 0;
+
+    /// <summary>A label for messages: the node name, or op type and first output when unnamed.</summary>
+    public string DisplayName => Proto.Name.Length > 0 ? Proto.Name : $"{OpType}->{(_outputs.Count > 0 ? _outputs[0].Name : "?")}";
+
+    public Value? Input(int index) => index < _inputs.Count ? _inputs[index] : null;
+
+    public void SetInput(int index, Value? value)
+    {
+        while (_inputs.Count <= index) _inputs.Add(null);
+        var old = _inputs[index];
+        if (ReferenceEquals(old, value)) return;
+        old?.RemoveUse(new Usage(this, index));
+        _inputs[index] = value;
+        value?.AddUse(new Usage(this, index));
+    }
+
+    internal void AddInput(Value? value) => SetInput(_inputs.Count, value);
+
+    /// <summary>Drops trailing inputs from <paramref name="count"/> on.</summary>
+    public void TruncateInputs(int count)
+    {
+        for (int i = _inputs.Count - 1; i >= count; i--)
+        {
+            _inputs[i]?.RemoveUse(new Usage(this, i));
+            _inputs.RemoveAt(i);
+        }
+    }
+
+    internal void DetachInputs() => TruncateInputs(0);
+
+    internal void AddOutput(Value value)
+    {
+        value.Producer = this;
+        value.ProducerOutputIndex = _outputs.Count;
+        _outputs.Add(value);
+    }
+
+    internal void AddSubgraph(string attribute, Graph graph)
+    {
+        if (!_subgraphs.TryGetValue(attribute, out var list)) _subgraphs[attribute] = list = [];
+        list.Add(graph);
+    }
+
+    public AttributeProto? Attribute(string name)
+    {
+        foreach (var a in Proto.Attribute)
+            if (a.Name == name) return a;
+        return null;
+    }
+
+    public bool HasAttribute(string name) => Attribute(name) is not null;
+    public long GetInt(string name, long fallback) => Attribute(name) is { } a ? a.I : fallback;
+    public float GetFloat(string name, float fallback) => Attribute(name) is { } a ? a.F : fallback;
+    public string GetString(string name, string fallback) => Attribute(name) is { } a ? a.S.ToStringUtf8() : fallback;
+    public long[]? GetInts(string name) => Attribute(name) is { } a ? a.Ints.ToArray() : null;
+    public float[]? GetFloats(string name) => Attribute(name) is { } a ? a.Floats.ToArray() : null;
+    public TensorProto? GetTensor(string name) => Attribute(name)?.T;
+
+    public void SetAttribute(string name, long value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Int, I = value });
+    public void SetAttribute(string name, float value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Float, F = value });
+    public void SetAttribute(string name, string value) => Replace(new AttributeProto { Name = name, Type = AttributeType.String, S = ByteString.CopyFromUtf8(value) });
+    public void SetAttribute(string name, TensorProto value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Tensor, T = value });
+
+    public void SetAttribute(string name, IEnumerable<long> values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeType.Ints };
+        a.Ints.AddRange(values);
+        Replace(a);
+    }
+
+    public void SetAttribute(string name, IEnumerable<float> values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeType.Floats };
+        a.Floats.AddRange(values);
+        Replace(a);
+    }
+
+    public void RemoveAttribute(string name)
+    {
+        for (int i = Proto.Attribute.Count - 1; i >= 0; i--)
+            if (Proto.Attribute[i].Name == name) Proto.Attribute.RemoveAt(i);
+    }
+
+    private void Replace(AttributeProto attribute)
+    {
+        for (int i = 0; i < Proto.Attribute.Count; i++)
+        {
+            if (Proto.Attribute[i].Name != attribute.Name) continue;
+            Proto.Attribute[i] = attribute;
+            return;
+        }
+        Proto.Attribute.Add(attribute);
+    }
+
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append(string.Join(", ", _outputs.Select(o => o.Name))).Append(" = ").Append(OpType).Append('(');
+        text.Append(string.Join(", ", _inputs.Select(i => i?.Name ?? ""))).Append(')');
+        return text.ToString();
+    }
+}

@@ -1,0 +1,66 @@
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Ir;
+
+/// <summary>One use of a value: input <see cref="InputIndex"/> of <see cref="Node"/> (which may sit in a subgraph).</summary>
+public readonly record struct Usage(Node Node, int InputIndex);
+
+/// <summary>
+/// A named tensor in a graph: a graph input, an initializer, or a node output. It knows its producer
+/// and every use, including uses by nodes inside subgraphs that capture it from the outer scope.
+/// </summary>
+public sealed class Value
+{
+    private readonly List<Usage> _uses = [];
+    private string _name;
+
+    internal Value(Graph graph, string name)
+    {
+        Graph = graph;
+        _name = name;
+    }
+
+    /// <summary>The graph whose scope defines this value.</summary>
+    public Graph Graph { get; }
+
+    public string Name
+    {
+        get => _name;
+        set
+        {
+            if (value == _name) return;
+            Graph.RenameValue(this, _name, value);
+            _name = value;
+            if (Initializer is not null) Initializer.Name = value;
+        }
+    }
+
+    public Node? Producer { get; internal set; }
+    public int ProducerOutputIndex { get; internal set; }
+    public IReadOnlyList<Usage> Uses => _uses;
+
+    /// <summary>Initializer data, when this value is an initializer (possibly also a graph input).</summary>
+    public Tensor? Initializer { get; internal set; }
+
+    /// <summary>Declared type and shape (from graph inputs/outputs or value_info), if any.</summary>
+    public TypeProto? Type { get; set; }
+
+    /// <summary>The original graph-input record (keeps its doc string and metadata on save).</summary>
+    internal ValueInfoProto? Info { get; set; }
+
+    public bool IsGraphInput => Graph.Inputs.Contains(this);
+    public bool IsGraphOutput => Graph.Outputs.Contains(this);
+    public bool IsInitializer => Initializer is not null;
+
+    /// <summary>True for an initializer that no graph input can override.</summary>
+    public bool IsConstantInitializer => Initializer is not null && !IsGraphInput;
+
+    public TensorProto.Types.DataType? ElementType =>
+        Type?.TensorType is { } t && t.HasElemType ? (TensorProto.Types.DataType)t.ElemType
+        : Initializer?.ElementType;
+
+    internal void AddUse(Usage use) => _uses.Add(use);
+    internal void RemoveUse(Usage use) => _uses.Remove(use);
+
+    public override string ToString() => _name;
+}
