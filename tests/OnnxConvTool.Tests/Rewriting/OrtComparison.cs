@@ -1,0 +1,159 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Tests.Rewriting;
+
+using DataType = TensorProto.Types.DataType;
+
+/// <summary>Inputs and tolerances for <see cref="OrtComparison"/>.</summary>
+internal sealed record OrtCompareOptions
+{
+    public int Trials { get; init; } = 2;
+    public int Seed { get; init; } = 7;
+
+    /// <summary>Values for symbolic dims, one per trial (a symbol not listed gets 2 + trial·3).</summary>
+    public Dictionary<string, long[]> SymbolValues { get; init; } = [];
+
+    /// <summary>Full dims for inputs whose declared shape is missing or should be overridden.</summary>
+    public Dictionary<string, long[]> InputShapes { get; init; } = [];
+
+    /// <summary>Inputs filled with one constant (e.g. sr = 16000).</summary>
+    public Dictionary<string, double> ConstantInputs { get; init; } = [];
+
+    public double? Rtol { get; init; }
+    public double? Atol { get; init; }
+}
+
+/// <summary>
+/// A test-only equivalence check until the verification layer lands: runs both models in ONNX Runtime with
+/// every graph optimisation off and one thread, on the same seeded signed inputs, and compares every output.
+/// </summary>
+internal static class OrtComparison
+{
+    /// <summary>Throws with the first difference; returns the number of output values compared.</summary>
+    public static long AssertEquivalent(Model reference, Model candidate, OrtCompareOptions? options = null)
+    {
+        options ??= new OrtCompareOptions();
+        using var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        using var refSession = new InferenceSession(ModelWriter.ToBytes(reference), sessionOptions);
+        using var candSession = new InferenceSession(ModelWriter.ToBytes(candidate), sessionOptions);
+        var random = new Random(options.Seed);
+        long compared = 0;
+        for (int trial = 0; trial < options.Trials; trial++)
+        {
+            var inputs = MakeInputs(reference, options, trial, random);
+            using var expected = refSession.Run(inputs);
+            using var actual = candSession.Run(inputs);
+            var actualByName = actual.ToDictionary(v => v.Name);
+            Assert.Equal(expected.Count, actual.Count);
+            foreach (var e in expected)
+            {
+                Assert.True(actualByName.TryGetValue(e.Name, out var a), $"candidate has no output '{e.Name}'");
+                compared += CompareTensor(e, a!, options, trial);
+            }
+        }
+        Assert.True(compared > 0, "the comparison compared no values");
+        return compared;
+    }
+
+    /// <summary>Runs <paramref name="model"/> once on seeded inputs; returns every output's dims and values.</summary>
+    public static Dictionary<string, (int[] Dims, double[] Values)> Run(Model model, OrtCompareOptions? options = null)
+    {
+        options ??= new OrtCompareOptions();
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 };
+        using var session = new InferenceSession(ModelWriter.ToBytes(model), sessionOptions);
+        using var outputs = session.Run(MakeInputs(model, options, 0, new Random(options.Seed)));
+        return outputs.ToDictionary(o => o.Name, o =>
+        {
+            var (dims, values, _) = Read(o);
+            return (dims, values);
+        });
+    }
+
+    private static long CompareTensor(DisposableNamedOnnxValue expected, DisposableNamedOnnxValue actual, OrtCompareOptions options, int trial)
+    {
+        var (eDims, eValues, eType) = Read(expected);
+        var (aDims, aValues, aType) = Read(actual);
+        Assert.True(eType == aType, $"output '{expected.Name}': element type {aType}, expected {eType}");
+        Assert.True(eDims.SequenceEqual(aDims), $"output '{expected.Name}' (trial {trial}): shape [{string.Join(",", aDims)}], expected [{string.Join(",", eDims)}]");
+        (double rtol, double atol) = eType switch
+        {
+            "Float16" => (1e-2, 1e-3),
+            "BFloat16" => (2e-2, 1e-2),
+            "Double" => (1e-10, 1e-12),
+            _ => (1e-4, 1e-5),
+        };
+        rtol = options.Rtol ?? rtol;
+        atol = options.Atol ?? atol;
+        for (int i = 0; i < eValues.Length; i++)
+        {
+            double e = eValues[i], a = aValues[i];
+            if (double.IsNaN(e) && double.IsNaN(a)) continue;
+            if (Math.Abs(a - e) <= atol + rtol * Math.Abs(e)) continue;
+            Assert.Fail($"output '{expected.Name}' (trial {trial}) differs at flat index {i}: {a} vs expected {e} (rtol {rtol}, atol {atol})");
+        }
+        return eValues.Length;
+    }
+
+    private static (int[] Dims, double[] Values, string Type) Read(DisposableNamedOnnxValue value) => value.Value switch
+    {
+        DenseTensor<float> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => (double)v).ToArray(), "Float"),
+        DenseTensor<double> t => (t.Dimensions.ToArray(), t.Buffer.ToArray(), "Double"),
+        DenseTensor<Float16> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => (double)(float)v).ToArray(), "Float16"),
+        DenseTensor<BFloat16> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => (double)(float)v).ToArray(), "BFloat16"),
+        DenseTensor<long> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => (double)v).ToArray(), "Int64"),
+        DenseTensor<int> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => (double)v).ToArray(), "Int32"),
+        DenseTensor<bool> t => (t.Dimensions.ToArray(), t.Buffer.ToArray().Select(v => v ? 1.0 : 0.0).ToArray(), "Bool"),
+        var other => throw new NotSupportedException($"output '{value.Name}' has unsupported type {other?.GetType().Name}"),
+    };
+
+    private static List<NamedOnnxValue> MakeInputs(Model model, OrtCompareOptions options, int trial, Random random)
+    {
+        var inputs = new List<NamedOnnxValue>();
+        foreach (var input in model.Graph.Inputs)
+        {
+            if (input.IsInitializer) continue;
+            var dims = options.InputShapes.TryGetValue(input.Name, out var fixedDims) ? fixedDims : DimsOf(input, options, trial);
+            int count = (int)dims.Aggregate(1L, (a, b) => a * b);
+            var shape = dims.Select(d => (int)d).ToArray();
+            var type = input.ElementType ?? DataType.Float;
+            bool constant = options.ConstantInputs.TryGetValue(input.Name, out double fill);
+            double Next() => constant ? fill : random.NextDouble() * 2 - 1;
+            inputs.Add(type switch
+            {
+                DataType.Float => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(Fill(count, () => (float)Next()), shape)),
+                DataType.Double => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<double>(Fill(count, Next), shape)),
+                DataType.Float16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<Float16>(Fill(count, () => (Float16)(float)Next()), shape)),
+                DataType.Bfloat16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<BFloat16>(Fill(count, () => (BFloat16)(float)Next()), shape)),
+                DataType.Int64 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<long>(Fill(count, () => constant ? (long)fill : random.Next(-3, 4)), shape)),
+                DataType.Bool => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<bool>(Fill(count, () => constant ? fill != 0 : random.Next(2) == 1), shape)),
+                _ => throw new NotSupportedException($"input '{input.Name}' has unsupported type {type}"),
+            });
+        }
+        return inputs;
+    }
+
+    private static T[] Fill<T>(int count, Func<T> next)
+    {
+        var data = new T[count];
+        for (int i = 0; i < count; i++) data[i] = next();
+        return data;
+    }
+
+    private static long[] DimsOf(Value input, OrtCompareOptions options, int trial)
+    {
+        var shape = input.Type?.TensorType?.Shape ?? throw new InvalidOperationException($"input '{input.Name}' has no declared shape; give InputShapes");
+        return shape.Dim.Select(d =>
+            d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue
+            : d.DimParam is { Length: > 0 } symbol && options.SymbolValues.TryGetValue(symbol, out var values) ? values[trial % values.Length]
+            : 2 + trial * 3).ToArray();
+    }
+}
