@@ -22,6 +22,9 @@ internal sealed record OrtCompareOptions
     /// <summary>Inputs filled with one constant (e.g. sr = 16000).</summary>
     public Dictionary<string, double> ConstantInputs { get; init; } = [];
 
+    /// <summary>Compare values even when the element types differ (a float16/double model against its float twin).</summary>
+    public bool AcrossElementTypes { get; init; }
+
     public double? Rtol { get; init; }
     public double? Atol { get; init; }
 }
@@ -49,9 +52,9 @@ internal static class OrtComparison
         long compared = 0;
         for (int trial = 0; trial < options.Trials; trial++)
         {
-            var inputs = MakeInputs(reference, options, trial, random);
-            using var expected = refSession.Run(inputs);
-            using var actual = candSession.Run(inputs);
+            var values = MakeInputValues(reference, options, trial, random);
+            using var expected = refSession.Run(ToInputs(reference, values));
+            using var actual = candSession.Run(ToInputs(candidate, values));
             var actualByName = actual.ToDictionary(v => v.Name);
             Assert.Equal(expected.Count, actual.Count);
             foreach (var e in expected)
@@ -70,7 +73,7 @@ internal static class OrtComparison
         options ??= new OrtCompareOptions();
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 };
         using var session = new InferenceSession(ModelWriter.ToBytes(model), sessionOptions);
-        using var outputs = session.Run(MakeInputs(model, options, 0, new Random(options.Seed)));
+        using var outputs = session.Run(ToInputs(model, MakeInputValues(model, options, 0, new Random(options.Seed))));
         return outputs.ToDictionary(o => o.Name, o =>
         {
             var (dims, values, _) = Read(o);
@@ -82,7 +85,7 @@ internal static class OrtComparison
     {
         var (eDims, eValues, eType) = Read(expected);
         var (aDims, aValues, aType) = Read(actual);
-        Assert.True(eType == aType, $"output '{expected.Name}': element type {aType}, expected {eType}");
+        Assert.True(eType == aType || options.AcrossElementTypes, $"output '{expected.Name}': element type {aType}, expected {eType}");
         Assert.True(eDims.SequenceEqual(aDims), $"output '{expected.Name}' (trial {trial}): shape [{string.Join(",", aDims)}], expected [{string.Join(",", eDims)}]");
         (double rtol, double atol) = eType switch
         {
@@ -115,26 +118,45 @@ internal static class OrtComparison
         var other => throw new NotSupportedException($"output '{value.Name}' has unsupported type {other?.GetType().Name}"),
     };
 
-    private static List<NamedOnnxValue> MakeInputs(Model model, OrtCompareOptions options, int trial, Random random)
+    /// <summary>Seeded values for every fed input of <paramref name="model"/> in one trial: dims and values as doubles.</summary>
+    private static Dictionary<string, (int[] Dims, double[] Values)> MakeInputValues(Model model, OrtCompareOptions options, int trial, Random random)
     {
-        var inputs = new List<NamedOnnxValue>();
+        var values = new Dictionary<string, (int[], double[])>();
         foreach (var input in model.Graph.Inputs)
         {
             if (input.IsInitializer) continue;
             var dims = options.InputShapes.TryGetValue(input.Name, out var fixedDims) ? fixedDims : DimsOf(input, options, trial);
             int count = (int)dims.Aggregate(1L, (a, b) => a * b);
-            var shape = dims.Select(d => (int)d).ToArray();
             var type = input.ElementType ?? DataType.Float;
             bool constant = options.ConstantInputs.TryGetValue(input.Name, out double fill);
-            double Next() => constant ? fill : random.NextDouble() * 2 - 1;
+            var data = new double[count];
+            for (int i = 0; i < count; i++)
+                data[i] = constant ? fill
+                    : type == DataType.Int64 ? random.Next(-3, 4)
+                    : type == DataType.Bool ? random.Next(2)
+                    : random.NextDouble() * 2 - 1;
+            values[input.Name] = (dims.Select(d => (int)d).ToArray(), data);
+        }
+        return values;
+    }
+
+    /// <summary>The values as ORT inputs of each input's own element type in <paramref name="model"/>.</summary>
+    private static List<NamedOnnxValue> ToInputs(Model model, Dictionary<string, (int[] Dims, double[] Values)> values)
+    {
+        var inputs = new List<NamedOnnxValue>();
+        foreach (var input in model.Graph.Inputs)
+        {
+            if (input.IsInitializer || !values.TryGetValue(input.Name, out var v)) continue;
+            var (shape, data) = v;
+            var type = input.ElementType ?? DataType.Float;
             inputs.Add(type switch
             {
-                DataType.Float => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(Fill(count, () => (float)Next()), shape)),
-                DataType.Double => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<double>(Fill(count, Next), shape)),
-                DataType.Float16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<Float16>(Fill(count, () => (Float16)(float)Next()), shape)),
-                DataType.Bfloat16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<BFloat16>(Fill(count, () => (BFloat16)(float)Next()), shape)),
-                DataType.Int64 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<long>(Fill(count, () => constant ? (long)fill : random.Next(-3, 4)), shape)),
-                DataType.Bool => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<bool>(Fill(count, () => constant ? fill != 0 : random.Next(2) == 1), shape)),
+                DataType.Float => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(data.Select(d => (float)d).ToArray(), shape)),
+                DataType.Double => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<double>(data.ToArray(), shape)),
+                DataType.Float16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<Float16>(data.Select(d => (Float16)(float)d).ToArray(), shape)),
+                DataType.Bfloat16 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<BFloat16>(data.Select(d => (BFloat16)(float)d).ToArray(), shape)),
+                DataType.Int64 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<long>(data.Select(d => (long)d).ToArray(), shape)),
+                DataType.Bool => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<bool>(data.Select(d => d != 0).ToArray(), shape)),
                 _ => throw new NotSupportedException($"input '{input.Name}' has unsupported type {type}"),
             });
         }

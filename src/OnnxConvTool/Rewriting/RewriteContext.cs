@@ -1,0 +1,50 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Shapes;
+
+namespace OnnxConvTool.Rewriting;
+
+/// <summary>
+/// What rules may consult while matching: the model and the shapes of its values. Shapes are inferred once;
+/// when a rewrite replaces a value, <see cref="GraphRewriter"/> carries the old value's shape over to the new one.
+/// </summary>
+public sealed class RewriteContext
+{
+    private ShapeInferenceResult? _shapes;
+    private readonly Dictionary<Value, TensorShape> _carried = [];
+
+    public RewriteContext(Model model, ShapeInferenceResult? shapes = null)
+    {
+        Model = model;
+        _shapes = shapes;
+    }
+
+    public Model Model { get; }
+
+    /// <summary>The model's default-domain opset.</summary>
+    public int Opset => Model.OnnxOpset;
+
+    public ShapeInferenceResult Shapes => _shapes ??= ShapeInference.Run(Model);
+
+    /// <summary>The best known shape of <paramref name="value"/> (dims may be unknown or symbolic).</summary>
+    public TensorShape ShapeOf(Value value)
+    {
+        if (_carried.TryGetValue(value, out var carried)) return carried;
+        var inferred = Shapes.Get(value);
+        if (inferred.Dims is not null || value.Initializer is null) return inferred;
+        return new TensorShape(value.Initializer.ElementType, value.Initializer.Dims.Select(Dim.Known).ToArray());
+    }
+
+    /// <summary>The static dims of a constant, or of a value whose shape is fully known; null otherwise.</summary>
+    public long[]? StaticDims(Value value)
+    {
+        if (Model.TryGetConstant(value) is { } constant) return constant.Dims.ToArray();
+        var shape = ShapeOf(value);
+        return shape.IsFullyKnown ? shape.Dims!.Select(d => d.Value!.Value).ToArray() : null;
+    }
+
+    internal void CarryShape(Value from, Value to)
+    {
+        var shape = ShapeOf(from);
+        if (shape.Dims is not null || shape.ElementType is not null) _carried[to] = shape;
+    }
+}

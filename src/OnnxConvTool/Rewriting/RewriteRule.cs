@@ -1,0 +1,61 @@
+using OnnxConvTool.Ir;
+
+namespace OnnxConvTool.Rewriting;
+
+/// <summary>What the driver needs from any rule, whatever its match type.</summary>
+public interface IRewriteRule
+{
+    /// <summary>Stable kebab-case id (part of the CLI), e.g. <c>conv1x1-to-matmul</c>.</summary>
+    string Id { get; }
+
+    /// <summary>One line: "Replaces … with …".</summary>
+    string Summary { get; }
+
+    /// <summary>Cheap structural test (op type, domain): is this node something the rule is about?</summary>
+    bool IsCandidate(Node node);
+
+    /// <summary>Matches without mutating: null when the rule applies, else the reason it does not.</summary>
+    string? WhyNotApplicable(Node node, RewriteContext context);
+
+    /// <summary>Matches, and on success rewrites through <paramref name="rewriter"/>; returns the outcome as a sentence.</summary>
+    RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter);
+}
+
+/// <summary>One attempt of a rule on one node: applied (with what was done) or not (with why).</summary>
+public sealed record RuleAttempt(bool Applied, string Detail);
+
+/// <summary>
+/// A rewrite rule in two phases: a pure <see cref="TryMatch"/> that reads the graph and returns an immutable
+/// match record or a failure sentence, and <see cref="Rewrite"/> that performs every mutation through the
+/// <see cref="GraphRewriter"/>. Patterns are rooted at their last node and match upward.
+/// </summary>
+public abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
+{
+    public abstract string Id { get; }
+    public abstract string Summary { get; }
+    public abstract bool IsCandidate(Node node);
+
+    /// <summary>Never mutates the graph.</summary>
+    public abstract MatchResult<TMatch> TryMatch(Node node, RewriteContext context);
+
+    /// <summary>Rewrites a successful match; all changes go through <paramref name="rewriter"/>.</summary>
+    public abstract void Rewrite(TMatch match, GraphRewriter rewriter);
+
+    /// <summary>What <see cref="Rewrite"/> does for this match, as a short phrase for reports.</summary>
+    public abstract string Describe(TMatch match);
+
+    public string? WhyNotApplicable(Node node, RewriteContext context)
+    {
+        if (!IsCandidate(node)) return $"the rule does not apply to {node.OpType} nodes";
+        return TryMatch(node, context).FailureReason;
+    }
+
+    public RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter)
+    {
+        var result = TryMatch(node, context);
+        if (!result.Succeeded) return new RuleAttempt(false, result.FailureReason!);
+        string description = Describe(result.Match!);
+        Rewrite(result.Match!, rewriter);
+        return new RuleAttempt(true, description);
+    }
+}

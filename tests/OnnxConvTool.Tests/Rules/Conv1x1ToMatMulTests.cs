@@ -1,0 +1,166 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
+using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules;
+using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Rewriting;
+
+namespace OnnxConvTool.Tests.Rules;
+
+using DataType = TensorProto.Types.DataType;
+
+public sealed class Conv1x1ToMatMulTests
+{
+    public static readonly int[] Opsets = [9, 11, 13, 17, 21];
+
+    /// <summary>A model variant: how to build it at an opset, and how to feed it.</summary>
+    /// <remarks>
+    /// ONNX Runtime has no CPU Conv for double (and float16 only in some builds), so those variants are compared
+    /// with their float twin: the same seeded weights and inputs in float32, at the narrower type's tolerance.
+    /// </remarks>
+    internal sealed record Variant(string Name, Action<TestModelBuilder> Build, OrtCompareOptions? Options = null, int MinOpset = 7,
+        Action<TestModelBuilder>? FloatTwin = null);
+
+    private static readonly Dictionary<string, Variant> Variants = new[]
+    {
+        new Variant("dense-2d-bias-batch2", b => { b.Input("x", 2, 8, 5, 7); b.Node("Relu", [b.Conv("x", 8, 6, [1, 1])], ["y"]); Out(b, "y", 4); }),
+        new Variant("dense-1d-no-bias", b => { b.Input("x", 3, 8, 9); b.Node("Relu", [b.Conv("x", 8, 5, [1], bias: false)], ["y"]); Out(b, "y", 3); }),
+        new Variant("dense-3d-bias", b => { b.Input("x", 2, 4, 3, 5, 2); b.Node("Relu", [b.Conv("x", 4, 6, [1, 1, 1])], ["y"]); Out(b, "y", 5); }),
+        new Variant("grouped-2d", b => { b.Input("x", 2, 8, 4, 5); b.Node("Relu", [b.Conv("x", 8, 6, [1, 1], group: 2)], ["y"]); Out(b, "y", 4); }),
+        new Variant("grouped-1d-no-bias", b => { b.Input("x", 2, 9, 7); b.Node("Relu", [b.Conv("x", 9, 6, [1], group: 3, bias: false)], ["y"]); Out(b, "y", 3); }),
+        new Variant("depthwise-2d", b => { b.Input("x", 2, 4, 5, 3); b.Node("Relu", [b.Conv("x", 4, 4, [1, 1], group: 4)], ["y"]); Out(b, "y", 4); }),
+        new Variant("depthwise-multiplier-2d", b => { b.Input("x", 2, 4, 5, 3); b.Node("Relu", [b.Conv("x", 4, 12, [1, 1], group: 4)], ["y"]); Out(b, "y", 4); }),
+        new Variant("depthwise-multiplier-1d", b => { b.Input("x", 2, 3, 6); b.Node("Relu", [b.Conv("x", 3, 6, [1], group: 3, bias: false)], ["y"]); Out(b, "y", 3); }),
+        new Variant("stride-2", b => { b.Input("x", 2, 4, 7, 6); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: Attr.Ints("strides", 2, 2))], ["y"]); Out(b, "y", 4); }),
+        new Variant("stride-and-pads", b => { b.Input("x", 1, 4, 7, 6); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 2, 3), Attr.Ints("pads", 1, 0, 2, 1)])], ["y"]); Out(b, "y", 4); }),
+        new Variant("pads-bias-at-border", b => { b.Input("x", 1, 3, 4, 4); b.Node("Relu", [b.Conv("x", 3, 4, [1, 1], attributes: Attr.Ints("pads", 1, 2, 1, 0))], ["y"]); Out(b, "y", 4); }),
+        new Variant("pads-depthwise-3d", b => { b.Input("x", 1, 3, 2, 3, 2); b.Node("Relu", [b.Conv("x", 3, 3, [1, 1, 1], group: 3, attributes: Attr.Ints("pads", 0, 1, 0, 1, 0, 1))], ["y"]); Out(b, "y", 5); }),
+        new Variant("same-upper-stride-2-dynamic", b => { b.Input("x", "N", 4, "H", "W"); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 2, 2), Attr.String("auto_pad", "SAME_UPPER")])], ["y"]); Out(b, "y", 4); },
+            new OrtCompareOptions { Trials = 3, SymbolValues = new() { ["N"] = [1, 2, 3], ["H"] = [5, 6, 7], ["W"] = [4, 9, 2] } }),
+        new Variant("same-lower-stride-2-dynamic", b => { b.Input("x", "N", 4, "H", "W"); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 2, 2), Attr.String("auto_pad", "SAME_LOWER")])], ["y"]); Out(b, "y", 4); },
+            new OrtCompareOptions { Trials = 3, SymbolValues = new() { ["N"] = [1, 2, 1], ["H"] = [6, 7, 8], ["W"] = [9, 10, 11] } }),
+        new Variant("same-upper-stride-3-static", b => { b.Input("x", 1, 4, 7, 8); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 3, 3), Attr.String("auto_pad", "SAME_UPPER")])], ["y"]); Out(b, "y", 4); }),
+        new Variant("same-lower-stride-4-static", b => { b.Input("x", 1, 4, 9, 5); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 4, 4), Attr.String("auto_pad", "SAME_LOWER")])], ["y"]); Out(b, "y", 4); }),
+        new Variant("valid-stride-2", b => { b.Input("x", 1, 4, 7, 7); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 2, 2), Attr.String("auto_pad", "VALID")])], ["y"]); Out(b, "y", 4); }),
+        new Variant("dilations-ignored", b => { b.Input("x", 1, 4, 5, 5); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: Attr.Ints("dilations", 2, 3))], ["y"]); Out(b, "y", 4); }),
+        new Variant("dynamic-dims", b => { b.Input("x", "N", 6, "H", "W"); b.Node("Relu", [b.Conv("x", 6, 4, [1, 1])], ["y"]); Out(b, "y", 4); },
+            new OrtCompareOptions { Trials = 3, SymbolValues = new() { ["N"] = [1, 3, 2], ["H"] = [4, 7, 1], ["W"] = [5, 2, 9] } }),
+        new Variant("downstream-flatten-and-reshape", b =>
+        {
+            b.Input("x", 2, 4, 3, 3);
+            var c = b.Conv("x", 4, 6, [1, 1]);
+            b.Node("Flatten", [c], ["f"], Attr.Int("axis", 1));
+            b.Node("Reshape", [c, b.Initializer(TestModelBuilder.Int64Tensor("rs", [3], [0, 6, -1]))], ["r"]);
+            Out(b, "f", 2);
+            Out(b, "r", 3);
+        }),
+        new Variant("conv-output-is-graph-output", b => { b.Input("x", 2, 4, 3, 3); b.Node("Conv", ["x", b.RandomInitializer("w", [5, 4, 1, 1]), b.RandomInitializer("bias", [5])], ["y"], Attr.Ints("kernel_shape", 1, 1)); Out(b, "y", 4); }),
+        new Variant("constant-node-weights", b => { b.Input("x", 2, 4, 3, 3); b.Node("Relu", [b.Conv("x", 4, 6, [1, 1], storage: WeightStorage.ConstantNode)], ["y"]); Out(b, "y", 4); }),
+        new Variant("weight-initializer-also-input", b => { b.Input("x", 2, 4, 3, 3); b.Node("Relu", [b.Conv("x", 4, 6, [1, 1], storage: WeightStorage.GraphInput)], ["y"]); Out(b, "y", 4); }),
+        new Variant("dynamic-weight-graph-input", b =>
+        {
+            b.Input("x", 2, 4, 3, 3);
+            b.Input("w", 6, 4, 1, 1);
+            b.Node("Conv", ["x", "w"], ["c"], Attr.Ints("kernel_shape", 1, 1));
+            b.Node("Relu", ["c"], ["y"]);
+            Out(b, "y", 4);
+        }),
+        new Variant("dynamic-weight-grouped", b =>
+        {
+            b.Input("x", 2, 4, 3, 3);
+            b.Input("w", 6, 2, 1, 1);
+            b.Input("bias", 6);
+            b.Node("Conv", ["x", "w", "bias"], ["y"], Attr.Ints("kernel_shape", 1, 1), Attr.Int("group", 2));
+            Out(b, "y", 4);
+        }),
+        new Variant("no-kernel-shape-attribute", b => { b.Input("x", 2, 4, 3, 3); b.Node("Conv", ["x", b.RandomInitializer("w", [3, 4, 1, 1])], ["y"]); Out(b, "y", 4); }),
+        new Variant("shared-weight", b =>
+        {
+            b.Input("x", 2, 4, 3, 3);
+            var w = b.RandomInitializer("w", [4, 4, 1, 1]);
+            b.Node("Conv", ["x", w], ["c1"], Attr.Ints("kernel_shape", 1, 1));
+            b.Node("Conv", ["c1", w], ["c2"], Attr.Ints("kernel_shape", 1, 1));
+            b.Node("Identity", [w], ["wout"]);
+            Out(b, "c2", 4);
+            Out(b, "wout", 4);
+        }),
+        new Variant("float16", b => Typed(b, DataType.Float16), new OrtCompareOptions { Rtol = 1e-2, Atol = 2e-3 }, FloatTwin: b => Typed(b, DataType.Float)),
+        new Variant("double", b => Typed(b, DataType.Double), new OrtCompareOptions { Rtol = 1e-5, Atol = 1e-6 }, FloatTwin: b => Typed(b, DataType.Float)),
+        new Variant("inside-if-branches", BuildIf, new OrtCompareOptions { Trials = 4 }, MinOpset: 11),
+    }.ToDictionary(v => v.Name);
+
+    public static TheoryData<string, int> Cases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var v in Variants.Values)
+            foreach (int opset in Opsets)
+                if (opset >= v.MinOpset) data.Add(v.Name, opset);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void RewritesEveryVariantToAnEquivalentModelWithoutPointwiseConv(string variant, int opset)
+    {
+        var v = Variants[variant];
+        var builder = new TestModelBuilder(opset, seed: variant.GetHashCode() & 0xFFFF);
+        v.Build(builder);
+        var (before, after, result) = RewriteHarness.ToMatMul(builder);
+        var reference = before;
+        if (v.FloatTwin is not null)
+        {
+            var twin = new TestModelBuilder(opset, seed: variant.GetHashCode() & 0xFFFF);
+            v.FloatTwin(twin);
+            reference = twin.ToIr();
+        }
+
+        int convsBefore = RewriteHarness.PointwiseConvCount(before);
+        Assert.True(convsBefore > 0);
+        Assert.Equal(0, RewriteHarness.PointwiseConvCount(after));
+        Assert.Equal(convsBefore, result.AppliedCount);
+        Assert.All(result.Outcomes, o => Assert.Equal(CandidateStatus.Applied, o.Status));
+        OnnxChecker.AssertValid(after);
+        OrtComparison.AssertEquivalent(reference, after, v.FloatTwin is null ? v.Options : v.Options! with { AcrossElementTypes = true });
+    }
+
+    /// <summary>An output of known rank with symbolic dims (the checker wants a shape on graph outputs).</summary>
+    private static void Out(TestModelBuilder b, string name, int rank) =>
+        b.Output(name, DataType.Float, Enumerable.Range(0, rank).Select(i => (object)$"{name}_d{i}").ToArray());
+
+    private static void Typed(TestModelBuilder b, DataType type)
+    {
+        b.Input("x", type, 2, 4, 3, 3);
+        b.Node("Relu", [b.Conv("x", 4, 6, [1, 1], group: 2, type: type, attributes: Attr.Ints("pads", 0, 1, 0, 1))], ["y"]);
+        b.Output("y", type, 2, 6, 3, 5);
+    }
+
+    private static void BuildIf(TestModelBuilder b)
+    {
+        b.Input("x", 2, 4, 3, 3);
+        b.Input("cond", DataType.Bool);
+        var outerW = b.RandomInitializer("outer_w", [5, 4, 1, 1]);
+        var outerB = b.RandomInitializer("outer_b", [5]);
+
+        GraphProto Branch(string name, bool ownWeights)
+        {
+            var g = new GraphProto { Name = name };
+            string w = outerW, bias = outerB;
+            if (ownWeights)
+            {
+                w = $"{name}_w";
+                bias = $"{name}_b";
+                g.Initializer.Add(b.RandomTensor(w, [5, 4, 1, 1]));
+                g.Initializer.Add(b.RandomTensor(bias, [5]));
+            }
+            var conv = new NodeProto { OpType = "Conv", Name = $"{name}_conv" };
+            conv.Input.AddRange(["x", w, bias]);
+            conv.Output.Add($"{name}_y");
+            conv.Attribute.Add(Attr.Ints("kernel_shape", 1, 1));
+            g.Node.Add(conv);
+            g.Output.Add(TestModelBuilder.ValueInfo($"{name}_y", DataType.Float, [2, 5, 3, 3]));
+            return g;
+        }
+        b.Node("If", ["cond"], ["y"], Attr.Graph("then_branch", Branch("then", ownWeights: false)), Attr.Graph("else_branch", Branch("else", ownWeights: true)));
+        b.Output("y", DataType.Float, 2, 5, 3, 3);
+    }
+}
