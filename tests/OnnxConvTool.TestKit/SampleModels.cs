@@ -13,7 +13,7 @@ public sealed record SampleModel(string FileName, string Summary, Func<TestModel
 
 /// <summary>
 /// The sample models in models/, each built by one seeded method, so the committed bytes can be
-/// regenerated exactly (<c>ONNXCONV_WRITE_SAMPLES=1 dotnet test tests/OnnxConvTool.Tests --filter SampleModels</c>).
+/// regenerated exactly (<c>ONNXCONV_WRITE_SAMPLES=1 dotnet test tests/OnnxConvTool.Tests --filter SampleModelsAreReproducible</c>).
 /// All are opset 13 / IR 7 with a symbolic batch dim "N"; weights are He-scaled so activations stay near
 /// unit scale on inputs in [-1, 1). Node and value names follow the original networks' layer names.
 /// </summary>

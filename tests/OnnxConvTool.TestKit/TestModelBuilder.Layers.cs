@@ -32,6 +32,17 @@ public sealed partial class TestModelBuilder
     public void DeclareValueInfo(string name, DataType type, params object[] dims) =>
         _graph.ValueInfo.Add(ValueInfo(name, type, dims));
 
+    /// <summary>
+    /// Lists every initializer that is not yet a graph input as one, as IR versions below 4 require (call it last).
+    /// Such initializers are overridable defaults, not constants.
+    /// </summary>
+    public void ListInitializersAsInputs()
+    {
+        var inputs = _graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var tensor in _graph.Initializer.Where(t => !inputs.Contains(t.Name)))
+            _graph.Input.Add(ValueInfo(tensor.Name, (DataType)tensor.DataType, tensor.Dims.Cast<object>().ToArray()));
+    }
+
     /// <summary>Adds a node named <paramref name="name"/> with the given outputs.</summary>
     public string[] NamedNode(string name, string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
@@ -72,7 +83,7 @@ public sealed partial class TestModelBuilder
     /// <summary>
     /// BatchNormalization in inference form with realistic trained statistics: scale in [0.5, 1.5), bias in
     /// [-0.25, 0.25), running mean in [-0.5, 0.5), running variance in [0.5, 2.0). Below opset 7 the node
-    /// carries <c>is_test = 1</c>.
+    /// carries <c>is_test = 1</c>, below opset 6 also the then required <c>consumed_inputs</c>.
     /// </summary>
     public string BatchNormalization(string input, long channels, string? name = null, float epsilon = 1e-5f)
     {
@@ -83,6 +94,7 @@ public sealed partial class TestModelBuilder
         string variance = Initializer(UniformTensor($"{name}.running_var", [channels], 0.5, 2.0));
         var attributes = new List<AttributeProto> { Attr.Float("epsilon", epsilon) };
         if (Opset < 7) attributes.Add(Attr.Int("is_test", 1));
+        if (Opset < 6) attributes.Add(Attr.Ints("consumed_inputs", 0, 0, 0, 1, 1));
         return NamedNode(name, "BatchNormalization", [input, scale, bias, mean, variance], [name], attributes.ToArray())[0];
     }
 

@@ -37,9 +37,9 @@ public sealed class SampleModelsTests
             File.WriteAllBytes(sample.CommittedPath, generated);
         }
         Assert.True(File.Exists(sample.CommittedPath),
-            $"{sample.CommittedPath} is missing; regenerate with ONNXCONV_WRITE_SAMPLES=1 dotnet test tests/OnnxConvTool.Tests --filter SampleModels");
+            $"{sample.CommittedPath} is missing; regenerate with ONNXCONV_WRITE_SAMPLES=1 dotnet test tests/OnnxConvTool.Tests --filter SampleModelsAreReproducible");
         Assert.True(generated.AsSpan().SequenceEqual(File.ReadAllBytes(sample.CommittedPath)),
-            $"{sample.CommittedPath} differs from what SampleModels.{fileName} generates; regenerate with ONNXCONV_WRITE_SAMPLES=1");
+            $"{sample.CommittedPath} differs from what SampleModels generates for it; regenerate with ONNXCONV_WRITE_SAMPLES=1 dotnet test tests/OnnxConvTool.Tests --filter SampleModelsAreReproducible");
     }
 
     [Fact]
