@@ -1,0 +1,95 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
+using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules;
+using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Rewriting;
+
+namespace OnnxConvTool.Tests.Rules;
+
+using DataType = TensorProto.Types.DataType;
+
+public sealed class Conv1x1ToGemmTests
+{
+    /// <summary>A squeeze-excitation block (global pool, two 1x1 Convs, sigmoid gate) after a full-map 1x1 Conv.</summary>
+    private static TestModelBuilder SqueezeExcitation(int opset, bool squeezeBias = true)
+    {
+        var b = new TestModelBuilder(opset, seed: 5);
+        b.Input("x", "N", 8, "H", "W");
+        var features = b.Conv("x", 8, 8, [1, 1]);
+        var pooled = b.Node("GlobalAveragePool", [features]);
+        var squeeze = b.Node("Relu", [b.Conv(pooled, 8, 2, [1, 1], bias: squeezeBias)]);
+        var gate = b.Node("Sigmoid", [b.Conv(squeeze, 2, 8, [1, 1])]);
+        b.Node("Mul", [features, gate], ["y"]);
+        b.Output("y", DataType.Float, "N", 8, "H", "W");
+        return b;
+    }
+
+    private static readonly OrtCompareOptions Dynamic = new() { Trials = 2, SymbolValues = new() { ["N"] = [2, 1], ["H"] = [3, 5], ["W"] = [4, 1] } };
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(11)]
+    [InlineData(13)]
+    [InlineData(17)]
+    [InlineData(21)]
+    public void UsesGemmAfterTheGlobalPoolAndMatMulElsewhere(int opset)
+    {
+        var (before, after, result) = RewriteHarness.Run(SqueezeExcitation(opset), new Conv1x1ToGemm());
+        var counts = RewriteHarness.OpCounts(after);
+        Assert.False(counts.ContainsKey("Conv"));
+        Assert.Equal(2, counts["Gemm"]);
+        Assert.Equal(1, counts["MatMul"]);
+        Assert.Equal("MatMul with a [8,8] weight, bias Add (MatMul form: the spatial map of 'x' is not known to be 1x1)", result.Outcomes[0].Detail);
+        Assert.Equal("Gemm with a [2,8] weight (transB), bias in C", result.Outcomes[1].Detail);
+        Assert.Equal(Conv1x1ToGemm.RuleId, result.Outcomes[1].RuleId);
+        OnnxChecker.AssertValid(after);
+        OrtComparison.AssertEquivalent(before, after, Dynamic);
+    }
+
+    [Fact]
+    public void WithoutBiasBeforeOpset11FallsBackToMatMulWithItsReason()
+    {
+        var (before, after, result) = RewriteHarness.Run(SqueezeExcitation(9, squeezeBias: false), new Conv1x1ToGemm());
+        Assert.EndsWith("(MatMul form: Gemm needs a bias before opset 11 and the Conv has none)", result.Outcomes[1].Detail);
+        Assert.False(RewriteHarness.OpCounts(after).ContainsKey("Conv"));
+        OnnxChecker.AssertValid(after);
+        OrtComparison.AssertEquivalent(before, after, Dynamic);
+    }
+
+    [Fact]
+    public void WithoutBiasFromOpset11UsesGemmWithoutC()
+    {
+        var (before, after, _) = RewriteHarness.Run(SqueezeExcitation(11, squeezeBias: false), new Conv1x1ToGemm());
+        Assert.Equal(2, RewriteHarness.OpCounts(after)["Gemm"]);
+        Assert.Contains(after.Graph.Nodes, n => n.OpType == "Gemm" && n.Inputs.Count == 2);
+        OnnxChecker.AssertValid(after);
+        OrtComparison.AssertEquivalent(before, after, Dynamic);
+    }
+
+    [Fact]
+    public void AKeepDimsSpatialMeanCountsAsAOneByOneMap()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", "N", 4, "H", "W");
+        var mean = b.Node("ReduceMean", ["x"], Attr.Ints("axes", 2, 3), Attr.Int("keepdims", 1));
+        b.Node("Relu", [b.Conv(mean, 4, 3, [1, 1])], ["y"]);
+        b.Output("y", DataType.Float, "N", 3, 1, 1);
+        var (before, after, _) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+        Assert.Equal(1, RewriteHarness.OpCounts(after)["Gemm"]);
+        OrtComparison.AssertEquivalent(before, after, Dynamic);
+    }
+
+    [SkippableFact]
+    public void ClassifierWithSqueezeExcitationBlocksIsEquivalent()
+    {
+        string name = "ch_ppocr_mobile_v2.0_cls_infer.onnx";
+        var before = ModelReader.Load(Shared.RealModel(name));
+        var after = ModelReader.Load(Shared.RealModel(name));
+        var result = RewriteDriver.Run(after, [new Conv1x1ToGemm()]);
+        Assert.Equal(0, RewriteHarness.PointwiseConvCount(after));
+        Assert.Contains(result.Outcomes, o => o.Detail.StartsWith("Gemm", StringComparison.Ordinal));
+        OnnxChecker.AssertValid(after);
+        OrtComparison.AssertEquivalent(before, after, RealModelRewriteTests.InputsFor(name) with { Rtol = 1e-3, Atol = 1e-4 });
+    }
+}
