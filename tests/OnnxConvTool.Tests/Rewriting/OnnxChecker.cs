@@ -42,6 +42,22 @@ internal static class OnnxChecker
         }
     }
 
+    /// <summary>Null when the checker accepts <paramref name="model"/> (or cannot judge its opset), else its message.</summary>
+    public static string? Problem(Model model)
+    {
+        if (model.OnnxOpset > NewestOpsetKnown) return null;
+        string path = Path.Combine(Path.GetTempPath(), $"onnxconv-check-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, ModelWriter.ToBytes(model));
+            return Check(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     /// <summary>Null when the checker accepts the file, else its message.</summary>
     public static string? Check(string path)
     {

@@ -13,6 +13,9 @@ public sealed class Conv1x1ToMatMulTests
 {
     public static readonly int[] Opsets = [9, 11, 13, 17, 21];
 
+    /// <summary>IR version 3 opsets: constants must be Constant nodes or initializers listed as inputs.</summary>
+    private static readonly int[] LegacyOpsets = [7, 8];
+
     /// <summary>A model variant: how to build it at an opset, and how to feed it.</summary>
     /// <remarks>
     /// ONNX Runtime has no CPU Conv for double (and float16 only in some builds), so those variants are compared
@@ -93,7 +96,7 @@ public sealed class Conv1x1ToMatMulTests
     {
         var data = new TheoryData<string, int>();
         foreach (var v in Variants.Values)
-            foreach (int opset in Opsets)
+            foreach (int opset in LegacyOpsets.Concat(Opsets))
                 if (opset >= v.MinOpset) data.Add(v.Name, opset);
         return data;
     }
@@ -119,7 +122,9 @@ public sealed class Conv1x1ToMatMulTests
         Assert.Equal(0, RewriteHarness.PointwiseConvCount(after));
         Assert.Equal(convsBefore, result.AppliedCount);
         Assert.All(result.Outcomes, o => Assert.Equal(CandidateStatus.Applied, o.Status));
-        OnnxChecker.AssertValid(after);
+        // The builder's IR 3 models keep initializers out of the inputs, which that IR forbids; only judge the
+        // rewrite where the original itself passes the checker.
+        if (before.IrVersion >= 4 || OnnxChecker.Problem(before) is null) OnnxChecker.AssertValid(after);
         OrtComparison.AssertEquivalent(reference, after, v.FloatTwin is null ? v.Options : v.Options! with { AcrossElementTypes = true });
     }
 
