@@ -126,12 +126,19 @@ internal static class LayoutRules
         bool allowZero = c.Opset >= 14 && c.Int("allowzero", 0) != 0;
         var output = new DimExpr?[target.Length];
         int inferred = -1;
+        bool valid = true;
         for (int i = 0; i < target.Length; i++)
         {
             var t = target[i];
             if (t?.Constant == 0 && !allowZero) output[i] = x.Dims is { } d && i < d.Length ? d[i] : null;
-            else if (t?.Constant == -1) inferred = i;
+            else if (t?.Constant == -1 && inferred < 0) inferred = i;
+            else if (t?.Constant < 0) valid = false;
             else output[i] = t;
+        }
+        if (!valid)
+        {
+            c.SetOutput(0, x.Type, new DimExpr?[target.Length]);
+            return;
         }
         if (inferred >= 0)
         {
