@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Shapes;
 
@@ -9,44 +9,61 @@ using DataType = TensorProto.Types.DataType;
 /// <summary>Runs a model in ONNX Runtime (optimisations off) on seeded inputs and reports the shape of every graph output.</summary>
 internal static class OrtShapes
 {
-    /// <summary>Output name → dims, feeding each input a tensor of the given dims (float random, integers zero, bools alternating).</summary>
-    public static Dictionary<string, long[]> Run(ModelProto model, IReadOnlyDictionary<string, long[]> inputDims)
+    /// <summary>
+    /// Output name → dims. Each input gets a tensor of <paramref name="inputDims"/>: floats seeded in [0, 1),
+    /// integers zero unless <paramref name="int64Values"/> gives them, bools alternating.
+    /// </summary>
+    public static Dictionary<string, long[]> Run(ModelProto model, IReadOnlyDictionary<string, long[]> inputDims,
+        IReadOnlyDictionary<string, long[]>? int64Values = null)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+        };
         using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
         var random = new Random(7);
-        var feeds = new List<NamedOnnxValue>();
-        var initializers = model.Graph.Initializer.Select(i => i.Name).ToHashSet();
-        foreach (var input in model.Graph.Input)
+        var names = new List<string>();
+        var inputs = new List<OrtValue>();
+        try
         {
-            if (initializers.Contains(input.Name)) continue;
-            var dims = inputDims[input.Name].Select(d => (int)d).ToArray();
-            int count = dims.Aggregate(1, (a, b) => a * b);
-            feeds.Add((DataType)input.Type.TensorType.ElemType switch
+            var initializers = model.Graph.Initializer.Select(i => i.Name).ToHashSet();
+            foreach (var input in model.Graph.Input)
             {
-                DataType.Int64 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<long>(new long[count], dims)),
-                DataType.Int32 => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<int>(new int[count], dims)),
-                DataType.Bool => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<bool>(Enumerable.Range(0, count).Select(i => i % 2 == 0).ToArray(), dims)),
-                _ => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(Enumerable.Range(0, count).Select(_ => (float)random.NextDouble()).ToArray(), dims)),
-            });
+                if (initializers.Contains(input.Name)) continue;
+                long[] dims = inputDims[input.Name];
+                int count = (int)dims.Aggregate(1L, (a, b) => a * b);
+                names.Add(input.Name);
+                inputs.Add((DataType)input.Type.TensorType.ElemType switch
+                {
+                    DataType.Int64 => OrtValue.CreateTensorValueFromMemory(int64Values?.GetValueOrDefault(input.Name) ?? new long[count], dims),
+                    DataType.Int32 => OrtValue.CreateTensorValueFromMemory(new int[count], dims),
+                    DataType.Bool => OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, count).Select(i => i % 2 == 0).ToArray(), dims),
+                    _ => OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, count).Select(_ => (float)random.NextDouble()).ToArray(), dims),
+                });
+            }
+            var outputNames = session.OutputNames.ToList();
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, names, inputs, outputNames);
+            return outputNames.Select((name, i) => (name, results[i].GetTensorTypeAndShape().Shape)).ToDictionary(r => r.name, r => r.Shape);
         }
-        using var results = session.Run(feeds);
-        var shapes = new Dictionary<string, long[]>();
-        foreach (var r in results)
+        finally
         {
-            var value = (DisposableNamedOnnxValue)r;
-            shapes[r.Name] = value.Value switch
-            {
-                Tensor<float> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<long> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<int> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<bool> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<byte> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<sbyte> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                Tensor<double> t => t.Dimensions.ToArray().Select(d => (long)d).ToArray(),
-                _ => throw new InvalidOperationException($"output {r.Name} has an unexpected type {value.ValueType}"),
-            };
+            foreach (var input in inputs) input.Dispose();
         }
-        return shapes;
+    }
+
+    /// <summary>A copy of <paramref name="model"/> whose main-graph node outputs are all graph outputs too (typed by <paramref name="elementType"/>).</summary>
+    public static ModelProto ExposeAllValues(ModelProto model, Func<string, DataType?> elementType)
+    {
+        var copy = model.Clone();
+        var outputs = copy.Graph.Output.Select(o => o.Name).ToHashSet();
+        foreach (var node in copy.Graph.Node)
+            foreach (string name in node.Output)
+                if (name.Length > 0 && outputs.Add(name) && elementType(name) is { } type)
+                    copy.Graph.Output.Add(new ValueInfoProto { Name = name, Type = TestModelBuilder.TensorType(type, null) });
+        return copy;
     }
 }
