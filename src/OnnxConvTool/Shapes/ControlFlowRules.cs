@@ -48,7 +48,8 @@ internal static class ControlFlowRules
 
     /// <summary>
     /// Loop(M, cond, v_initial...): the body takes (iteration, cond, v...) and returns (cond, v..., scan outputs...).
-    /// Final states are the initial values or a body output; scan outputs gain a leading dim of unknown length.
+    /// Final states are the initial values or a body output; scan outputs gain a leading dim: M when there
+    /// is no cond input (the body's cond is then ignored and the loop runs exactly M times), else unknown.
     /// </summary>
     private static void Loop(NodeContext c)
     {
@@ -58,10 +59,11 @@ internal static class ControlFlowRules
         if (body is null) return;
         var state = InferBody(c, body, [new InferredTensor(DataType.Int64, []), new InferredTensor(DataType.Bool, [])], initial, bodyOutputOffset: 1);
         for (int i = 0; i < stateCount; i++) c.SetOutput(i, state[i]);
+        var iterations = !c.HasInput(1) && c.HasInput(0) && c.Values(0) is [var tripCount] ? tripCount : null;
         for (int k = stateCount; k < c.OutputCount; k++)
         {
             var perIteration = Output(c, body, 1 + k);
-            c.SetOutput(k, perIteration.Type, perIteration.Dims is { } d ? [null, .. d] : null);
+            c.SetOutput(k, perIteration.Type, perIteration.Dims is { } d ? [iterations, .. d] : null);
         }
     }
 

@@ -40,7 +40,11 @@ internal sealed class DimExpr : IEquatable<DimExpr>
 
     public bool IsConstant => Constant.HasValue;
 
-    public static DimExpr Of(long value) => new(value == 0 ? [] : [new Term(value, [])]);
+    /// <summary>Shared instances of the small constants shapes are made of.</summary>
+    private static readonly DimExpr[] SmallConstants = Enumerable.Range(-1, 1026).Select(v => new DimExpr(v == 0 ? [] : [new Term(v, [])])).ToArray();
+
+    public static DimExpr Of(long value) =>
+        value >= -1 && value <= 1024 ? SmallConstants[value + 1] : new(value == 0 ? [] : [new Term(value, [])]);
 
     public static DimExpr Symbol(string name) => new([new Term(1, [new Atom(name, null, 0)])]);
 

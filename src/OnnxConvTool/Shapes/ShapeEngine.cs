@@ -50,8 +50,32 @@ internal sealed class ShapeEngine
         foreach (var value in graph.Initializers)
             if (!value.IsGraphInput) State[value] = FromConstant(value.Initializer!);
 
-        var order = graph.TopologicalOrder(out _) ?? graph.Nodes.ToList();
+        var order = IsInOrder(graph) ? graph.Nodes : graph.TopologicalOrder(out _) ?? graph.Nodes;
         foreach (var node in order) InferNode(node);
+    }
+
+    /// <summary>
+    /// Whether every node comes after the producers of its inputs and of the outer values its subgraphs
+    /// use (the usual case, which spares a topological sort).
+    /// </summary>
+    private static bool IsInOrder(Graph graph)
+    {
+        var position = new Dictionary<Node, int>(graph.Nodes.Count);
+        for (int i = 0; i < graph.Nodes.Count; i++) position[graph.Nodes[i]] = i;
+        for (int i = 0; i < graph.Nodes.Count; i++)
+            if (!InputsComeBefore(graph.Nodes[i], graph, position, i)) return false;
+        return true;
+    }
+
+    private static bool InputsComeBefore(Node node, Graph graph, Dictionary<Node, int> position, int index)
+    {
+        foreach (var input in node.Inputs)
+            if (input?.Producer is { } p && ReferenceEquals(p.Graph, graph) && position[p] >= index) return false;
+        foreach (var list in node.Subgraphs.Values)
+            foreach (var sub in list)
+                foreach (var inner in sub.Nodes)
+                    if (!InputsComeBefore(inner, graph, position, index)) return false;
+        return true;
     }
 
     private void InferNode(Node node)

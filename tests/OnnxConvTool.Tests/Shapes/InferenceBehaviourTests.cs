@@ -174,6 +174,23 @@ public sealed class InferenceBehaviourTests
     }
 
     [Fact]
+    public void NodesOutOfOrderAfterAnEditAreInferredInDependencyOrder()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", 2, 3, 8, 8);
+        Node(b, "MaxPool", ["x"], ["pool"], Attr.Ints("kernel_shape", 2, 2), Attr.Ints("strides", 2, 2));
+        Out(b, "pool");
+        var model = b.ToIr();
+        var pool = model.Graph.Nodes[0];
+        var transpose = model.Graph.CreateNode("Transpose", [model.Graph.Find("x")], nameHint: "nhwc");
+        transpose.SetAttribute("perm", [0L, 2, 3, 1]);
+        pool.SetInput(0, transpose.Outputs[0]);
+        Assert.Same(transpose, model.Graph.Nodes[^1]);
+
+        Assert.Equal("[2,8,4,1]", ShapeInference.Run(model).Get(model.Graph.Find("pool")!).ToString());
+    }
+
+    [Fact]
     public void InitializersThatInputsCanOverrideAreNotFolded()
     {
         var b = new TestModelBuilder(8, irVersion: 3);

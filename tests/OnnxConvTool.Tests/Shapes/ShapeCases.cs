@@ -695,6 +695,14 @@ internal static class ShapeCases
             Node(b, "Loop", [Scalar(b, "trips", 4), "", "x"], ["final", "stacked"], Attr.Graph("body", LoopBody()));
             Out(b, "final");
             Out(b, "stacked");
+        });
+        yield return Case("loop-with-condition-has-unknown-trip-count", 13, b =>
+        {
+            b.Input("x", 2, 3);
+            Node(b, "Constant", [], ["go"], Attr.Tensor("value", new TensorProto { DataType = (int)DataType.Bool, Int32Data = { 1 } }));
+            Node(b, "Loop", [Scalar(b, "trips", 4), "go", "x"], ["final", "stacked"], Attr.Graph("body", LoopBody()));
+            Out(b, "final");
+            Out(b, "stacked");
         }, unknownDims: 1);
         yield return Case("scan-opset11", 11, b =>
         {
