@@ -316,6 +316,7 @@ internal static class LayoutRules
 
         var output = (DimExpr?[])dims.Clone();
         var folded = Folded(x);
+        // Folding needs the first index and count on every sliced axis.
         var picks = folded is { } f ? FoldedValues.All(f.Dims) : null;
         for (int i = 0; i < axes.Length; i++)
         {
@@ -325,12 +326,18 @@ internal static class LayoutRules
                 return;
             }
             output[axis] = SliceLength(dims[axis], starts[i], ends[i], steps[i], out long? first);
-            if (picks is not null)
-                picks[axis] = first is { } start && output[axis]?.Constant is { } count
-                    ? Enumerable.Range(0, (int)count).Select(k => start + k * steps[i]).ToArray()
-                    : null!;
+            if (picks is null) continue;
+            if (first is { } start && output[axis]?.Constant is { } count)
+            {
+                long step = steps[i];
+                picks[axis] = Enumerable.Range(0, (int)count).Select(k => start + k * step).ToArray();
+            }
+            else
+            {
+                picks = null;
+            }
         }
-        DimExpr?[]? values = folded is { } fv && picks!.All(p => p is not null) ? FoldedValues.Select(fv.Values, fv.Dims, picks!) : null;
+        DimExpr?[]? values = folded is { } fv && picks is not null ? FoldedValues.Select(fv.Values, fv.Dims, picks) : null;
         c.SetOutput(0, x.Type, output, values);
     }
 
