@@ -79,10 +79,32 @@ public static class ModelReader
         var graphProto = proto.Graph;
         proto.Graph = null;
         var model = new Model(proto, path);
+        ReserveNames(model, graphProto, depth: 0);
         var context = new BuildContext(model, path, baseDirectory);
         model.Graph = context.BuildGraph(graphProto, parent: null, owner: null, "main");
         GraphValidator.ThrowIfInvalid(model, path);
         return model;
+    }
+
+    /// <summary>
+    /// Reserves every name the file uses, in all graphs, before any is generated, so a made-up name
+    /// (for an omitted output) can never collide with one defined later in the file or in a subgraph.
+    /// </summary>
+    private static void ReserveNames(Model model, GraphProto graph, int depth)
+    {
+        if (depth > MaxSubgraphDepth) return;
+        foreach (var input in graph.Input) model.ReserveName(input.Name);
+        foreach (var initializer in graph.Initializer) model.ReserveName(initializer.Name);
+        foreach (var node in graph.Node)
+        {
+            model.ReserveName(node.Name);
+            foreach (string output in node.Output) model.ReserveName(output);
+            foreach (var attribute in node.Attribute)
+            {
+                if (attribute.G is not null) ReserveNames(model, attribute.G, depth + 1);
+                foreach (var sub in attribute.Graphs) ReserveNames(model, sub, depth + 1);
+            }
+        }
     }
 
     private sealed class BuildContext(Model model, string path, string baseDirectory)
@@ -154,7 +176,9 @@ public static class ModelReader
                 {
                     if (outputName.Length == 0)
                     {
-                        node.AddOutput(graph.Define(model.UniqueName($"{node.DisplayName}_unused_output")));
+                        var omitted = graph.Define(model.UniqueName($"{node.DisplayName}_omitted_output"));
+                        omitted.IsOmittedOutput = true;
+                        node.AddOutput(omitted);
                         continue;
                     }
                     if (graph.Find(outputName) is not null)
@@ -201,12 +225,16 @@ public static class ModelReader
 
             foreach (var info in valueInfo)
             {
-                graph.ValueInfos.Add(info);
-                if (graph.Find(info.Name ?? "") is { } value && !value.IsGraphInput) value.Type ??= info.Type;
+                var value = graph.Resolve(info.Name ?? "");
+                graph.ValueInfos.Add((info, value is not null));
+                if (value is not null && ReferenceEquals(value.Graph, graph) && !value.IsGraphInput) value.Type ??= info.Type;
             }
 
-            if (graph.TopologicalOrder(out var cycleNode) is null)
-                throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
+            // ONNX requires topological order; a file that lists nodes out of order but has no cycle is
+            // sorted (stably, so a sorted file keeps its order) rather than refused, as ONNX Runtime does.
+            var order = graph.TopologicalOrder(out var cycleNode)
+                ?? throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
+            graph.SetNodeOrder(order);
             return graph;
         }
 

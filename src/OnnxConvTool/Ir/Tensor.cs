@@ -48,6 +48,16 @@ public sealed class Tensor
         foreach (long d in Proto.Dims)
             if (d < 0) return $"tensor '{Name}' has a negative dimension {d}";
         if (ElementType == DataType.Undefined) return $"tensor '{Name}' has no data_type";
+        if (!Proto.Dims.Contains(0))
+        {
+            // Room for 16 bytes per element (complex128), so no byte count below can overflow.
+            long limit = long.MaxValue / 16, product = 1;
+            foreach (long d in Proto.Dims)
+            {
+                if (product > limit / d) return $"tensor '{Name}' has dims {FormatDims()} whose element count overflows";
+                product *= d;
+            }
+        }
         long count = ElementCount;
         if (External is not null)
         {
