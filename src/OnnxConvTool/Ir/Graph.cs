@@ -239,8 +239,12 @@ public sealed class Graph
         replacement.Type ??= oldType;
     }
 
-    /// <summary>Reorders nodes so every value is defined before use, keeping the existing order where it is already valid.</summary>
-    /// <exception cref="InvalidOperationException">The graph has a cycle.</exception>
+    /// <summary>
+    /// Reorders nodes so every value is defined before use. The order changes as little as possible: nodes
+    /// keep their relative order, and a node listed too late is pulled forward to just before its first
+    /// consumer (so a node appended by a rewrite lands where it is needed). A sorted graph keeps its order.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The graph has a cycle; the order is left unchanged.</exception>
     public void SortTopologically()
     {
         var order = TopologicalOrder(out var cycleNode);
@@ -248,41 +252,45 @@ public sealed class Graph
         SetNodeOrder(order);
     }
 
-    /// <summary>A stable topological order, or null with a node on a cycle.</summary>
+    /// <summary>
+    /// The order <see cref="SortTopologically"/> would use, or null with a node on a cycle. Depth first over
+    /// producers (including those of values the node's subgraphs capture); O(nodes + edges), no recursion.
+    /// </summary>
     public List<Node>? TopologicalOrder(out Node? cycleNode)
     {
-        var position = new Dictionary<Node, int>(_nodes.Count);
-        for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
-        var pending = new int[_nodes.Count];
-        var consumers = new List<int>[_nodes.Count];
-        for (int i = 0; i < _nodes.Count; i++)
+        const byte InProgress = 1, Done = 2;
+        var index = new Dictionary<Node, int>(_nodes.Count);
+        for (int i = 0; i < _nodes.Count; i++) index[_nodes[i]] = i;
+        var state = new byte[_nodes.Count];
+        var result = new List<Node>(_nodes.Count);
+        var stack = new Stack<(int Node, IEnumerator<Node> Producers)>();
+        cycleNode = null;
+        for (int start = 0; start < _nodes.Count; start++)
         {
-            consumers[i] = [];
-        }
-        for (int i = 0; i < _nodes.Count; i++)
-        {
-            foreach (var producer in ProducersInThisGraph(_nodes[i]))
+            if (state[start] == Done) continue;
+            state[start] = InProgress;
+            stack.Push((start, ProducersInThisGraph(_nodes[start]).GetEnumerator()));
+            while (stack.Count > 0)
             {
-                if (!position.TryGetValue(producer, out int p)) continue;
-                pending[i]++;
-                consumers[p].Add(i);
+                var (current, producers) = stack.Peek();
+                if (producers.MoveNext())
+                {
+                    if (!index.TryGetValue(producers.Current, out int p) || state[p] == Done) continue;
+                    if (state[p] == InProgress)
+                    {
+                        cycleNode = _nodes[p];
+                        return null;
+                    }
+                    state[p] = InProgress;
+                    stack.Push((p, ProducersInThisGraph(_nodes[p]).GetEnumerator()));
+                    continue;
+                }
+                stack.Pop();
+                state[current] = Done;
+                result.Add(_nodes[current]);
             }
         }
-        var ready = new PriorityQueue<int, int>();
-        for (int i = 0; i < _nodes.Count; i++)
-            if (pending[i] == 0) ready.Enqueue(i, i);
-        var result = new List<Node>(_nodes.Count);
-        while (ready.TryDequeue(out int i, out _))
-        {
-            result.Add(_nodes[i]);
-            foreach (int c in consumers[i])
-                if (--pending[c] == 0) ready.Enqueue(c, c);
-        }
-        cycleNode = null;
-        if (result.Count == _nodes.Count) return result;
-        for (int i = 0; i < _nodes.Count; i++)
-            if (pending[i] > 0) { cycleNode = _nodes[i]; break; }
-        return null;
+        return result;
     }
 
     /// <summary>Producers in this graph of the node's inputs, including values its subgraphs capture.</summary>

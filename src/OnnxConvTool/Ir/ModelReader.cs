@@ -231,7 +231,7 @@ public static class ModelReader
             }
 
             // ONNX requires topological order; a file that lists nodes out of order but has no cycle is
-            // sorted (stably, so a sorted file keeps its order) rather than refused, as ONNX Runtime does.
+            // sorted rather than refused, as ONNX Runtime does. A sorted file keeps its order.
             var order = graph.TopologicalOrder(out var cycleNode)
                 ?? throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
             graph.SetNodeOrder(order);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
@@ -112,16 +113,23 @@ public sealed class Tensor
     {
         if (External is not null)
         {
-            using var source = new FileStream(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var source = new FileStream(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
             source.Seek(External.Offset, SeekOrigin.Begin);
-            var buffer = new byte[1 << 20];
-            long remaining = External.Length;
-            while (remaining > 0)
+            var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
             {
-                int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
-                if (read == 0) throw new IOException($"external data of tensor '{Name}' ended early in {External.FullPath}");
-                destination.Write(buffer, 0, read);
-                remaining -= read;
+                long remaining = External.Length;
+                while (remaining > 0)
+                {
+                    int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+                    if (read == 0) throw new IOException($"external data of tensor '{Name}' ended early in {External.FullPath}");
+                    destination.Write(buffer, 0, read);
+                    remaining -= read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
             return;
         }
