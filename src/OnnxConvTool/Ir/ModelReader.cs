@@ -46,7 +46,7 @@ public static class ModelReader
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new ModelRejectedException(path, $"not a valid ONNX protobuf ({Describe(e)})", e);
+            throw new ModelRejectedException(path, Describe(e), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -57,9 +57,9 @@ public static class ModelReader
     }
 
     private static string Describe(InvalidProtocolBufferException e) =>
-        e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? "the file is truncated"
-        : e.Message.Contains("recursion", StringComparison.OrdinalIgnoreCase) ? "nesting is too deep"
-        : e.Message.TrimEnd('.');
+        e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? "not a complete ONNX model: the file is truncated"
+        : e.Message.Contains("recursion", StringComparison.OrdinalIgnoreCase) ? $"messages are nested too deeply to parse (subgraph nesting is limited to {MaxSubgraphDepth} levels)"
+        : $"not an ONNX model: the protobuf does not parse ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})";
 
     private static void CheckIsModel(string path, ModelProto proto)
     {
