@@ -230,6 +230,8 @@ public static class ModelReader
                 if (value is not null && ReferenceEquals(value.Graph, graph) && !value.IsGraphInput) value.Type ??= info.Type;
             }
 
+            foreach (var value in graph.Values) value.LoadedType = value.Type;
+
             // ONNX requires topological order; a file that lists nodes out of order but has no cycle is
             // sorted rather than refused, as ONNX Runtime does. A sorted file keeps its order.
             var order = graph.TopologicalOrder(out var cycleNode)

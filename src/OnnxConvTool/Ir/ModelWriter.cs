@@ -212,13 +212,15 @@ public static class ModelWriter
             return proto;
         }
 
+        /// <summary>The value's record: the original untouched while name and type are as loaded, else a copy brought up to date.</summary>
         private static ValueInfoProto EmitValueInfo(Value value, ValueInfoProto? original)
         {
-            if (original is not null && original.Name == value.Name && (value.Type is null || value.Type.Equals(original.Type)))
-                return original;
-            var info = original?.Clone() ?? new ValueInfoProto();
+            if (original is null) return new ValueInfoProto { Name = value.Name, Type = value.Type?.Clone() };
+            bool typeUnchanged = value.Type is null || ReferenceEquals(value.Type, value.LoadedType) || value.Type.Equals(original.Type);
+            if (original.Name == value.Name && typeUnchanged) return original;
+            var info = original.Clone();
             info.Name = value.Name;
-            if (value.Type is not null) info.Type = value.Type.Clone();
+            if (!typeUnchanged) info.Type = value.Type!.Clone();
             return info;
         }
 

@@ -45,6 +45,12 @@ public sealed class Value
     /// <summary>Declared type and shape (from graph inputs/outputs or value_info), if any.</summary>
     public TypeProto? Type { get; set; }
 
+    /// <summary>
+    /// The type <see cref="Type"/> held right after loading. While it still holds it, every record that named
+    /// the value (input, output, value_info) is written back as it was, each with its own type.
+    /// </summary>
+    internal TypeProto? LoadedType { get; set; }
+
     /// <summary>The original graph-input record (keeps its doc string and metadata on save).</summary>
     internal ValueInfoProto? Info { get; set; }
 
