@@ -84,8 +84,7 @@ public static class ModelWriter
             {
                 proto.WriteTo(modelStream);
             }
-            if (tempData is not null) File.Move(tempData, dataPath, overwrite: true);
-            File.Move(tempModel, fullPath, overwrite: true);
+            MoveIntoPlace(tempModel, fullPath, tempData, dataPath);
             return new SaveResult(fullPath, size, writesData ? dataPath : null, dataBytes, emitter.InlineTensors, emitter.ExternalTensors);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -97,6 +96,33 @@ public static class ModelWriter
             TryDelete(tempModel);
             if (tempData is not null) TryDelete(tempData);
         }
+    }
+
+    /// <summary>
+    /// Renames the finished temp files over the targets, data first so the new model never points at old data.
+    /// When the model cannot be renamed, the data file is put back as it was, so a failure leaves no trace.
+    /// </summary>
+    private static void MoveIntoPlace(string tempModel, string modelPath, string? tempData, string dataPath)
+    {
+        if (tempData is null)
+        {
+            File.Move(tempModel, modelPath, overwrite: true);
+            return;
+        }
+        string? previousData = File.Exists(dataPath) ? TempPathBeside(dataPath) : null;
+        if (previousData is not null) File.Move(dataPath, previousData);
+        try
+        {
+            File.Move(tempData, dataPath);
+            File.Move(tempModel, modelPath, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(dataPath);
+            if (previousData is not null) File.Move(previousData, dataPath);
+            throw;
+        }
+        if (previousData is not null) TryDelete(previousData);
     }
 
     /// <summary>Serialises the model to bytes (inline data only), for handing to a runtime in memory.</summary>
