@@ -36,6 +36,41 @@ public static class ModelReader
             throw new ModelRejectedException(path, e.Message, e);
         }
         if (info.Length == 0) throw new ModelRejectedException(path, "file is empty");
+        var proto = info.Length >= MappedParseThreshold && !OperatingSystem.IsWindows() ? TryParseMapped(path) : null;
+        if (proto is null)
+        {
+            proto = ParseStream(path);
+        }
+        CheckIsModel(path, proto);
+        return proto;
+    }
+
+    /// <summary>Files from this size up are parsed from a memory mapping, leaving large weights in the file.</summary>
+    private const long MappedParseThreshold = 1 << 20;
+
+    /// <summary>
+    /// The model with large tensor payloads pointing into a read-only mapping of the file (see
+    /// <see cref="TensorPayloads"/>), or null to fall back to the ordinary parser. Windows is left out
+    /// because a mapped file cannot be replaced there, which an in-place save must do.
+    /// </summary>
+    private static ModelProto? TryParseMapped(string path)
+    {
+        MappedModelFile file;
+        try
+        {
+            file = MappedModelFile.Open(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var proto = TensorPayloads.TryParse(file, ProtobufRecursionLimit, out int payloads);
+        if (proto is null || payloads == 0) ((IDisposable)file).Dispose();
+        return proto;
+    }
+
+    private static ModelProto ParseStream(string path)
+    {
         ModelProto proto;
         try
         {
@@ -50,9 +85,8 @@ public static class ModelReader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelRejectedException(path, $"cannot be read: {e.Message}", e);
+            throw new ModelRejectedException(path, $"cannot be read: {e.Message.ReplaceLineEndings(" ")}", e);
         }
-        CheckIsModel(path, proto);
         return proto;
     }
 

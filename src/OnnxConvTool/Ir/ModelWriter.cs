@@ -82,7 +82,7 @@ public static class ModelWriter
                 throw new OutputNotWrittenException($"{path}: the model exceeds the 2 GiB protobuf limit; save its weights as external data");
             using (var modelStream = new FileStream(tempModel, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                proto.WriteTo(modelStream);
+                TensorPayloads.WriteTo(proto, modelStream);
             }
             MoveIntoPlace(tempModel, fullPath, tempData, dataPath);
             return new SaveResult(fullPath, size, writesData ? dataPath : null, dataBytes, emitter.InlineTensors, emitter.ExternalTensors);

@@ -108,16 +108,24 @@ public sealed class Tensor
         return EncodeTypedFields();
     }
 
-    /// <summary>Writes the raw bytes to <paramref name="destination"/> without holding a second copy of large external data.</summary>
+    /// <summary>
+    /// Writes the raw bytes to <paramref name="destination"/> without holding a second copy of large data:
+    /// external data and payloads mapped from the model file go file to file (in the kernel on Linux).
+    /// </summary>
     public void CopyRawBytesTo(Stream destination)
     {
         if (External is not null)
         {
             using var source = new FileStream(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-            source.Seek(External.Offset, SeekOrigin.Begin);
+            if (destination is FileStream file)
+            {
+                FileRanges.Copy(source, External.Offset, External.Length, file, fallback: null);
+                return;
+            }
             var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
             try
             {
+                source.Seek(External.Offset, SeekOrigin.Begin);
                 long remaining = External.Length;
                 while (remaining > 0)
                 {
@@ -131,6 +139,11 @@ public sealed class Tensor
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+            return;
+        }
+        if (destination is FileStream output && Proto.HasRawData && MappedModelFile.TryGetRange(Proto.RawData, out var mapped, out long offset, out int length))
+        {
+            FileRanges.Copy(mapped.File, offset, length, output, () => mapped.Bytes.Slice((int)offset, length));
             return;
         }
         destination.Write(GetRawBytes().Span);
