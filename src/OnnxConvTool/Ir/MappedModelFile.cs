@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
@@ -10,7 +11,9 @@ namespace OnnxConvTool.Ir;
 /// <summary>
 /// A read-only memory mapping of a model file. Large tensor payloads parsed from the file point into it
 /// instead of being copied, so loading a model costs almost no memory and its weights are read only when
-/// something touches them. The mapping lives as long as any tensor still refers to it.
+/// something touches them. Once a model refers to it, the mapping stays until the process exits: a
+/// finalizer could unmap it while a span over a payload is still in use (CA2015), and the pages are
+/// file-backed, so the kernel can drop them under memory pressure anyway.
 /// </summary>
 internal sealed unsafe class MappedModelFile : MemoryManager<byte>
 {
@@ -28,8 +31,6 @@ internal sealed unsafe class MappedModelFile : MemoryManager<byte>
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref _pointer);
         _pointer += view.PointerOffset;
     }
-
-    ~MappedModelFile() => Dispose(false);
 
     public string Path { get; }
 
@@ -151,7 +152,7 @@ internal static class TensorPayloads
         {
             var raw = tensor.RawData.Span;
             if (raw.Length != MarkerLength || !raw[..8].SequenceEqual(nonce)) continue;
-            var (offset, length) = payloads[(int)BitConverter.ToInt64(raw[8..])];
+            var (offset, length) = payloads[(int)BinaryPrimitives.ReadInt64LittleEndian(raw[8..])];
             tensor.RawData = UnsafeByteOperations.UnsafeWrap(memory.Slice(offset, length));
             restored++;
         }
@@ -223,9 +224,8 @@ internal static class TensorPayloads
                         output.Write(tagBytes);
                         WriteVarint(output, MarkerLength);
                         output.Write(nonce);
-                        Span<byte> index = stackalloc byte[8];
-                        BitConverter.TryWriteBytes(index, (long)payloads.Count);
-                        output.Write(index);
+                        BinaryPrimitives.WriteInt64LittleEndian(output.GetSpan(8), payloads.Count);
+                        output.Advance(8);
                         payloads.Add((baseOffset + position, length));
                         position += length;
                         continue;
@@ -259,7 +259,7 @@ internal static class TensorPayloads
             var marked = tensor.Clone();
             var marker = new byte[MarkerLength];
             nonce.CopyTo(marker, 0);
-            BitConverter.TryWriteBytes(marker.AsSpan(8), (long)payloads.Count);
+            BinaryPrimitives.WriteInt64LittleEndian(marker.AsSpan(8), payloads.Count);
             marked.RawData = UnsafeByteOperations.UnsafeWrap(marker);
             payloads.Add((file, offset, length));
             return marked;
@@ -360,7 +360,7 @@ internal static class TensorPayloads
                     }
                     if (kind == Kind.Tensor && field == RawDataField && size32 == MarkerLength && content[..8].SequenceEqual(nonce))
                     {
-                        var payload = payloads[(int)BitConverter.ToInt64(content[8..])];
+                        var payload = payloads[(int)BinaryPrimitives.ReadInt64LittleEndian(content[8..])];
                         literal.Write(message[fieldStart..lengthStart]);
                         WriteVarint(literal, (ulong)payload.Length);
                         length += lengthStart - fieldStart + VarintLength((ulong)payload.Length) + payload.Length;

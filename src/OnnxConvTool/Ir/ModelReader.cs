@@ -14,15 +14,26 @@ public static class ModelReader
     /// <summary>Message nesting the parser allows: room for <see cref="MaxSubgraphDepth"/> levels of graph→node→attribute plus types.</summary>
     private const int ProtobufRecursionLimit = 8 * MaxSubgraphDepth + 64;
 
+    /// <summary>
+    /// Files from this size up are parsed from a read-only memory mapping, and their large weights stay in
+    /// the file (mapped, read on demand, never copied) until the process exits. Smaller files are read whole.
+    /// </summary>
+    public const long MappedLoadThreshold = 64L << 20;
+
     /// <summary>Loads and validates the model at <paramref name="path"/>.</summary>
-    public static Model Load(string path)
+    public static Model Load(string path) => Load(path, MappedLoadThreshold);
+
+    /// <summary>Load with another threshold for mapping, so tests can exercise both paths with small files.</summary>
+    internal static Model Load(string path, long mappedLoadThreshold)
     {
-        var proto = ParseFile(path);
+        var proto = ParseFile(path, mappedLoadThreshold);
         return Build(proto, path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
     }
 
     /// <summary>Parses the file as a ModelProto and checks it is one (not an empty file or another message).</summary>
-    public static ModelProto ParseFile(string path)
+    public static ModelProto ParseFile(string path) => ParseFile(path, MappedLoadThreshold);
+
+    private static ModelProto ParseFile(string path, long mappedLoadThreshold)
     {
         FileInfo info;
         try
@@ -36,7 +47,7 @@ public static class ModelReader
             throw new ModelRejectedException(path, e.Message, e);
         }
         if (info.Length == 0) throw new ModelRejectedException(path, "file is empty");
-        var proto = info.Length >= MappedParseThreshold && !OperatingSystem.IsWindows() ? TryParseMapped(path) : null;
+        var proto = info.Length >= mappedLoadThreshold && !OperatingSystem.IsWindows() ? TryParseMapped(path) : null;
         if (proto is null)
         {
             proto = ParseStream(path);
@@ -44,9 +55,6 @@ public static class ModelReader
         CheckIsModel(path, proto);
         return proto;
     }
-
-    /// <summary>Files from this size up are parsed from a memory mapping, leaving large weights in the file.</summary>
-    private const long MappedParseThreshold = 1 << 20;
 
     /// <summary>
     /// The model with large tensor payloads pointing into a read-only mapping of the file (see

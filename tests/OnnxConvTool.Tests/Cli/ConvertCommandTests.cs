@@ -208,6 +208,7 @@ public sealed class ConvertCommandTests : IDisposable
     }
 
     [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void UnwritableFolderIsOutputNotWrittenWithNoTempFiles()
     {
         string folder = Directory.CreateDirectory(_temp.File("readonly")).FullName;

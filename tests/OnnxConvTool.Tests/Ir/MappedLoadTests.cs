@@ -7,7 +7,10 @@ namespace OnnxConvTool.Tests.Ir;
 
 using DataType = TensorProto.Types.DataType;
 
-/// <summary>Models of a megabyte and more load through a memory mapping: large payloads stay in the file until used.</summary>
+/// <summary>
+/// Large models load through a memory mapping: large payloads stay in the file until used. The tests map
+/// small files by loading with a threshold of one byte.
+/// </summary>
 public sealed class MappedLoadTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -43,6 +46,8 @@ public sealed class MappedLoadTests : IDisposable
         return b.Save(_temp.File(name));
     }
 
+    private static Model Load(string path) => ModelReader.Load(path, mappedLoadThreshold: 1);
+
     private static bool IsMapped(TensorProto tensor) => MappedModelFile.TryGetRange(tensor.RawData, out _, out _, out _);
 
     /// <summary>Each tensor's name and a hash of its raw data (hashes keep the comparison of megabytes fast).</summary>
@@ -55,7 +60,7 @@ public sealed class MappedLoadTests : IDisposable
         string input = LargeModel();
         string output = _temp.File("saved.onnx");
 
-        var model = ModelReader.Load(input);
+        var model = Load(input);
 
         Assert.True(IsMapped(model.Graph.Find("w")!.Initializer!.Proto));
         Assert.True(IsMapped(model.Graph.Nodes.Single(n => n.OpType == "Constant").GetTensor("value")!));
@@ -67,13 +72,22 @@ public sealed class MappedLoadTests : IDisposable
     }
 
     [Fact]
+    public void FilesBelowTheThresholdAreReadWhole()
+    {
+        var model = ModelReader.Load(LargeModel());
+
+        Assert.True(new FileInfo(_temp.File("large.onnx")).Length < ModelReader.MappedLoadThreshold);
+        Assert.False(IsMapped(model.Graph.Find("w")!.Initializer!.Proto));
+    }
+
+    [Fact]
     public void LoadingDoesNotCopyLargeInlineWeights()
     {
         string input = LargeModel();
-        ModelReader.Load(input);
+        Load(input);
 
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var model = ModelReader.Load(input);
+        var model = Load(input);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.True(allocated < 1 << 20, $"loading a {new FileInfo(input).Length}-byte model allocated {allocated} bytes");
@@ -88,8 +102,8 @@ public sealed class MappedLoadTests : IDisposable
         string external = _temp.File("external.onnx");
         string back = _temp.File("back.onnx");
 
-        var saved = ModelWriter.Save(ModelReader.Load(input), external, new SaveOptions { ExternalData = ExternalDataMode.External, ExternalThreshold = 4096 });
-        var reloaded = ModelReader.Load(external);
+        var saved = ModelWriter.Save(Load(input), external, new SaveOptions { ExternalData = ExternalDataMode.External, ExternalThreshold = 4096 });
+        var reloaded = Load(external);
         ModelWriter.Save(reloaded, back, new SaveOptions { ExternalData = ExternalDataMode.Inline });
 
         Assert.Equal(3, saved.ExternalTensors);
@@ -102,13 +116,13 @@ public sealed class MappedLoadTests : IDisposable
     {
         string input = LargeModel();
         byte[] original = File.ReadAllBytes(input);
-        var model = ModelReader.Load(input);
+        var model = Load(input);
         var expected = AllTensorBytes(ModelProto.Parser.ParseFrom(original));
 
         ModelWriter.Save(model, input, new SaveOptions { ExternalData = ExternalDataMode.External, AllowOverwritingInput = true });
 
         Assert.Equal(expected, AllTensorBytes(ModelWriter.ToProto(model)));
-        Assert.Equal(expected, AllTensorBytes(ModelWriter.ToProto(ModelReader.Load(input))));
+        Assert.Equal(expected, AllTensorBytes(ModelWriter.ToProto(Load(input))));
         Assert.True(new FileInfo(input).Length < original.Length / 10);
     }
 
@@ -119,7 +133,7 @@ public sealed class MappedLoadTests : IDisposable
         string path = _temp.File("truncated.onnx");
         File.WriteAllBytes(path, bytes[..(bytes.Length * 7 / 10)]);
 
-        var error = Assert.Throws<ModelRejectedException>(() => ModelReader.Load(path));
+        var error = Assert.Throws<ModelRejectedException>(() => Load(path));
 
         Assert.Equal($"{path}: not a complete ONNX model: the file is truncated", error.Message);
     }
@@ -140,7 +154,7 @@ public sealed class MappedLoadTests : IDisposable
             Model? loaded = null;
             try
             {
-                loaded = ModelReader.Load(path);
+                loaded = Load(path);
             }
             catch (ModelRejectedException e)
             {
