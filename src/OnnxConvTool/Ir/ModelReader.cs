@@ -44,14 +44,11 @@ public static class ModelReader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new ModelRejectedException(path, e.Message, e);
+            throw new ModelRejectedException(path, e.Message.ReplaceLineEndings(" "), e);
         }
         if (info.Length == 0) throw new ModelRejectedException(path, "file is empty");
         var proto = info.Length >= mappedLoadThreshold && !OperatingSystem.IsWindows() ? TryParseMapped(path) : null;
-        if (proto is null)
-        {
-            proto = ParseStream(path);
-        }
+        proto ??= ParseStream(path);
         CheckIsModel(path, proto);
         return proto;
     }
