@@ -1,0 +1,3 @@
+using OnnxConvTool.Benchmarks;
+
+return BenchmarkHost.Run(args, Console.Out, Console.Error);
