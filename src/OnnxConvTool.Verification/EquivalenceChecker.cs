@@ -14,6 +14,14 @@ namespace OnnxConvTool.Verification;
 /// addition, or types differently is a difference.
 /// </para>
 /// <para>
+/// A saturating activation at the end of a model (Sigmoid, HardSigmoid, Tanh, Softsign, Softmax, Clip)
+/// maps very different inputs to the same ~0 or ~1: PaddleOCR's text detector outputs ~1e-7 everywhere on
+/// any input without text, so a weight changed by 1e-3 leaves its output unchanged to the last bit. For
+/// each output produced by such an activation (possibly through Reshape/Transpose/Flatten/Squeeze/
+/// Unsqueeze/Identity), the activation's input is compared too, with the same tolerances, when both models
+/// compute it under the same name (or through the name map).
+/// </para>
+/// <para>
 /// Exit codes: 0 equivalent; 1 different (including: the candidate fails on inputs the reference
 /// accepts, or the reference disagrees with stored test-data outputs); 6 could not run (ORT cannot
 /// load either model, cannot run the reference on any inputs tried, or nothing was compared).
@@ -42,6 +50,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
     private readonly List<string> _problems = [];
     private readonly List<string> _notes = [];
     private readonly List<TrialResult> _trials = [];
+    private List<PreActivation> _preActivations = [];
     private List<(string Name, HostTensor Tensor)>? _localizeFeeds;
     private int _localizeTrial;
 
@@ -54,9 +63,12 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         {
             var plan = InputPlan.Create(reference, options, _referenceLabel);
             outputs = PairOutputs();
+            _preActivations = FindPreActivations(outputs);
             var candidateInputs = CheckCandidateInputs(plan);
-            using var referenceSession = OrtRuntime.CreateSession(reference, SessionSettings.Verification, _referenceLabel);
-            using var candidateSession = OrtRuntime.CreateSession(candidate, SessionSettings.Verification, _candidateLabel);
+            var referenceToRun = _preActivations.Count == 0 ? reference : ModelCopies.WithExtraOutputs(reference, _preActivations.Select(p => p.Reference));
+            var candidateToRun = _preActivations.Count == 0 ? candidate : ModelCopies.WithExtraOutputs(candidate, _preActivations.Select(p => p.Candidate));
+            using var referenceSession = OrtRuntime.CreateSession(referenceToRun, SessionSettings.Verification, _referenceLabel);
+            using var candidateSession = OrtRuntime.CreateSession(candidateToRun, SessionSettings.Verification, _candidateLabel);
             if (options.TestDataDirectory is { } directory)
                 RunTestData(plan, TestDataSets.Discover(directory), referenceSession, candidateSession, outputs, candidateInputs);
             else
@@ -160,7 +172,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                 var attempt = plan.MakeFeeds(trial, dims);
                 try
                 {
-                    referenceOutputs = SessionRunner.Run(referenceSession, attempt.Select(f => (f.Info.Name, f.Tensor)).ToList(), outputs.Select(o => o.Reference).ToList(), cancellation);
+                    referenceOutputs = SessionRunner.Run(referenceSession, attempt.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
                     if (why is not null) rejections.Add($"used {FormatDims(dims)} ({why})");
                     feeds = attempt;
                     used = dims;
@@ -217,7 +229,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             RunOutputs referenceOutputs;
             try
             {
-                referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), outputs.Select(o => o.Reference).ToList(), cancellation);
+                referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
             }
             catch (OnnxRuntimeException e)
             {
@@ -233,16 +245,25 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs, TestDataSet? storedOutputs)
     {
         var comparisons = new List<OutputComparison>();
+        var preActivations = new List<OutputComparison>();
         string? candidateFailure = null;
         try
         {
             var candidateFeeds = feeds.Where(f => candidateInputs.Contains(f.Info.Name)).Select(f => (f.Info.Name, f.Tensor)).ToList();
-            using var candidateOutputs = SessionRunner.Run(candidateSession, candidateFeeds, outputs.Select(o => o.Candidate).ToList(), cancellation);
+            using var candidateOutputs = SessionRunner.Run(candidateSession, candidateFeeds,
+                outputs.Select(o => o.Candidate).Concat(_preActivations.Select(p => p.Candidate)).ToList(), cancellation);
             foreach (var (referenceName, candidateName) in outputs)
             {
                 var a = referenceOutputs.Get(referenceName);
                 var b = candidateOutputs.Get(candidateName);
                 comparisons.Add(TensorComparer.Compare(referenceName, candidateName, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol));
+            }
+            foreach (var pre in _preActivations)
+            {
+                var a = referenceOutputs.Get(pre.Reference);
+                var b = candidateOutputs.Get(pre.Candidate);
+                preActivations.Add(TensorComparer.Compare(pre.Reference, pre.Candidate, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol)
+                    with { Role = $"input of {pre.Activation} producing output '{pre.Output}'" });
             }
         }
         catch (OnnxRuntimeException e)
@@ -264,6 +285,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             FreeDims = dims,
             Fallbacks = rejections,
             Outputs = comparisons,
+            PreActivations = preActivations,
             StoredOutputs = stored,
             CandidateFailure = candidateFailure,
         };
@@ -306,8 +328,48 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             _problems.Add($"trial {trial.Number}: the candidate failed on inputs the reference accepts: {trial.CandidateFailure}");
         foreach (var output in trial.Outputs.Where(o => !o.Passed && trial.CandidateFailure is null))
             _problems.Add($"trial {trial.Number}: output '{output.Name}' {DescribeMismatch(output)}");
+        foreach (var pre in trial.PreActivations.Where(o => !o.Passed))
+        {
+            string output = _preActivations.First(p => p.Reference == pre.Name).Output;
+            bool outputAgrees = trial.Outputs.FirstOrDefault(o => o.Name == output)?.Passed == true;
+            _problems.Add($"trial {trial.Number}: '{pre.Name}', the {pre.Role}, {DescribeMismatch(pre)}"
+                + (outputAgrees ? $" (the output itself agrees within tolerance: the activation saturates on these inputs)" : ""));
+        }
         foreach (var output in trial.StoredOutputs.Where(o => !o.Passed))
             _problems.Add($"trial {trial.Number}: the reference's output '{output.Name}' differs from the stored {output.CandidateName ?? output.Name}: {DescribeMismatch(output)}");
+    }
+
+    private List<string> ReferenceFetches(List<(string Reference, string Candidate)> outputs) =>
+        outputs.Select(o => o.Reference).Concat(_preActivations.Select(p => p.Reference)).ToList();
+
+    private static readonly HashSet<string> SaturatingActivations = new(StringComparer.Ordinal)
+    {
+        "Sigmoid", "HardSigmoid", "Tanh", "Softsign", "Softmax", "Clip",
+    };
+
+    private static readonly HashSet<string> LayoutOps = new(StringComparer.Ordinal)
+    {
+        "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+    };
+
+    /// <summary>For outputs that end in a saturating activation, the activation's input when both models have it.</summary>
+    private List<PreActivation> FindPreActivations(List<(string Reference, string Candidate)> outputs)
+    {
+        var found = new List<PreActivation>();
+        var outputNames = reference.Graph.Outputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var (referenceName, _) in outputs)
+        {
+            var node = reference.Graph.Find(referenceName)?.Producer;
+            while (node is { IsOnnxDomain: true } && LayoutOps.Contains(node.OpType) && node.Input(0)?.Producer is { } upstream)
+                node = upstream;
+            if (node is not { IsOnnxDomain: true } || !SaturatingActivations.Contains(node.OpType)) continue;
+            if (node.Input(0) is not { Producer: not null } input || outputNames.Contains(input.Name) || !ReferenceEquals(input.Graph, reference.Graph)) continue;
+            string candidateName = options.NameMap?.GetValueOrDefault(input.Name) ?? input.Name;
+            if (candidate.Graph.Find(candidateName) is not { Producer: not null } || candidate.Graph.Outputs.Any(v => v.Name == candidateName)) continue;
+            if (found.Any(f => f.Reference == input.Name)) continue;
+            found.Add(new PreActivation(referenceName, node.OpType, input.Name, candidateName));
+        }
+        return found;
     }
 
     internal static string DescribeMismatch(OutputComparison output)
@@ -338,3 +400,6 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         }
     }
 }
+
+/// <summary>The input of a saturating activation that produces <see cref="Output"/>, compared alongside it.</summary>
+internal sealed record PreActivation(string Output, string Activation, string Reference, string Candidate);

@@ -18,8 +18,8 @@ internal sealed class Localizer(Model reference, Model candidate, VerifyOptions 
         var shared = SharedIntermediates();
         if (shared.Count == 0) return new LocalizationResult { Trial = trial, Failure = "the models share no intermediate tensor names" };
 
-        var referenceCopy = WithExtraOutputs(reference, shared.Select(s => s.Reference.Name));
-        var candidateCopy = WithExtraOutputs(candidate, shared.Select(s => s.CandidateName));
+        var referenceCopy = ModelCopies.WithExtraOutputs(reference, shared.Select(s => s.Reference.Name));
+        var candidateCopy = ModelCopies.WithExtraOutputs(candidate, shared.Select(s => s.CandidateName));
         using var referenceSession = OrtRuntime.CreateSession(referenceCopy, SessionSettings.Verification, referenceLabel + " (with intermediates as outputs)");
         using var candidateSession = OrtRuntime.CreateSession(candidateCopy, SessionSettings.Verification, candidateLabel + " (with intermediates as outputs)");
         var candidateInputs = candidate.Graph.Inputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
@@ -70,17 +70,4 @@ internal sealed class Localizer(Model reference, Model candidate, VerifyOptions 
     }
 
     private static bool IsTensorOrUnknown(Value value) => value.Type is null || value.Type.ValueCase is TypeProto.ValueOneofCase.None or TypeProto.ValueOneofCase.TensorType;
-
-    /// <summary>A copy of <paramref name="model"/> (through its proto) with the named main-graph values added as graph outputs.</summary>
-    private static Model WithExtraOutputs(Model model, IEnumerable<string> names)
-    {
-        var copy = ModelReader.Build(ModelWriter.ToProto(model), model.SourcePath ?? "model.onnx",
-            model.SourcePath is { Length: > 0 } path ? Path.GetDirectoryName(Path.GetFullPath(path))! : Directory.GetCurrentDirectory());
-        foreach (string name in names)
-        {
-            var value = copy.Graph.Find(name);
-            if (value is not null && !value.IsGraphOutput) copy.Graph.AddOutput(value);
-        }
-        return copy;
-    }
 }

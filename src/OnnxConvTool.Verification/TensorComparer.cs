@@ -17,6 +17,9 @@ public sealed record OutputComparison
     /// <summary>The candidate's name for this tensor when it differs (through the rewrite's name map).</summary>
     public string? CandidateName { get; init; }
 
+    /// <summary>What this tensor is when it is not a model output, e.g. "input of Sigmoid producing output 'y'".</summary>
+    public string? Role { get; init; }
+
     public required string ReferenceType { get; init; }
     public string? CandidateType { get; init; }
     public required long[] ReferenceShape { get; init; }

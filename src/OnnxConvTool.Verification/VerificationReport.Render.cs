@@ -24,6 +24,7 @@ public sealed partial class VerificationReport
             foreach (string fallback in trial.Fallbacks) text.Append("  fallback: ").Append(fallback).Append('\n');
             if (trial.CandidateFailure is not null) text.Append("  candidate failed: ").Append(trial.CandidateFailure).Append('\n');
             AppendComparisons(text, "  output", trial.Outputs);
+            if (trial.PreActivations.Count > 0) AppendComparisons(text, "  activation input", trial.PreActivations);
             if (trial.StoredOutputs.Count > 0) AppendComparisons(text, "  reference vs stored", trial.StoredOutputs);
         }
         if (Localization is { } localization) text.Append('\n').Append("localize: ").Append(LocalizationText(localization)).Append('\n');
@@ -88,6 +89,7 @@ public sealed partial class VerificationReport
             foreach (string fallback in trial.Fallbacks) md.Append("\nfallback: ").Append(fallback).Append('\n');
             if (trial.CandidateFailure is not null) md.Append("\ncandidate failed: ").Append(trial.CandidateFailure).Append('\n');
             AppendMarkdownComparisons(md, "output", trial.Outputs);
+            if (trial.PreActivations.Count > 0) AppendMarkdownComparisons(md, "activation input", trial.PreActivations);
             if (trial.StoredOutputs.Count > 0) AppendMarkdownComparisons(md, "reference vs stored", trial.StoredOutputs);
         }
         return md.ToString();
@@ -149,6 +151,7 @@ public sealed partial class VerificationReport
                 }
                 json.WriteEndArray();
                 WriteComparisons(json, "outputs", trial.Outputs);
+                WriteComparisons(json, "preActivations", trial.PreActivations);
                 WriteComparisons(json, "storedOutputs", trial.StoredOutputs);
                 if (trial.CandidateFailure is null) json.WriteNull("candidateFailure");
                 else json.WriteString("candidateFailure", trial.CandidateFailure);
@@ -196,6 +199,7 @@ public sealed partial class VerificationReport
         json.WriteStartObject();
         json.WriteString("name", c.Name);
         WriteNullableString(json, "candidateName", c.CandidateName);
+        WriteNullableString(json, "role", c.Role);
         json.WriteString("type", c.ReferenceType);
         WriteNullableString(json, "candidateType", c.CandidateType);
         WriteShape(json, "shape", c.ReferenceShape);

@@ -20,13 +20,16 @@ public sealed record TrialResult
     /// <summary>Candidate output vs reference output, in the reference's output order.</summary>
     public IReadOnlyList<OutputComparison> Outputs { get; init; } = [];
 
+    /// <summary>Inputs of saturating output activations (see <see cref="EquivalenceChecker"/>), candidate vs reference.</summary>
+    public IReadOnlyList<OutputComparison> PreActivations { get; init; } = [];
+
     /// <summary>Reference output vs the data set's stored <c>output_N.pb</c> (test data only).</summary>
     public IReadOnlyList<OutputComparison> StoredOutputs { get; init; } = [];
 
     /// <summary>ORT's message when the candidate failed on inputs the reference accepted.</summary>
     public string? CandidateFailure { get; init; }
 
-    public bool Passed => CandidateFailure is null && Outputs.All(o => o.Passed) && StoredOutputs.All(o => o.Passed);
+    public bool Passed => CandidateFailure is null && Outputs.All(o => o.Passed) && PreActivations.All(o => o.Passed) && StoredOutputs.All(o => o.Passed);
 }
 
 /// <summary>Result of <c>--localize</c>: the shared intermediates compared and the first that diverges.</summary>
@@ -95,7 +98,7 @@ public sealed partial class VerificationReport
             return ExitCode switch
             {
                 ExitCode.Ok => $"equivalent: {basis}",
-                ExitCode.VerificationFoundDifference => $"different: {Problems.FirstOrDefault()} ({basis})",
+                ExitCode.VerificationFoundDifference => $"different: {Problems.FirstOrDefault()}{(Problems.Count > 1 ? $" (and {Plural(Problems.Count - 1, "more problem")})" : "")} — {basis}",
                 _ => $"could not run: {Problems.FirstOrDefault()}",
             };
         }
