@@ -65,10 +65,9 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             outputs = PairOutputs();
             _preActivations = FindPreActivations(outputs);
             var candidateInputs = CheckCandidateInputs(plan);
-            var referenceToRun = _preActivations.Count == 0 ? reference : ModelCopies.WithExtraOutputs(reference, _preActivations.Select(p => p.Reference));
-            var candidateToRun = _preActivations.Count == 0 ? candidate : ModelCopies.WithExtraOutputs(candidate, _preActivations.Select(p => p.Candidate));
-            using var referenceSession = OrtRuntime.CreateSession(referenceToRun, SessionSettings.Verification, _referenceLabel);
-            using var candidateSession = OrtRuntime.CreateSession(candidateToRun, SessionSettings.Verification, _candidateLabel);
+            var (referenceSession, candidateSession) = CreateSessions();
+            using var disposeReference = referenceSession;
+            using var disposeCandidate = candidateSession;
             if (options.TestDataDirectory is { } directory)
                 RunTestData(plan, TestDataSets.Discover(directory), referenceSession, candidateSession, outputs, candidateInputs);
             else
@@ -106,6 +105,44 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         Rtol = options.Rtol,
         Atol = options.Atol,
     };
+
+    /// <summary>
+    /// Both sessions, built concurrently: serialising and loading a model into ONNX Runtime is most of
+    /// verify's cost and the two are independent. Each session still runs with one intra-op thread.
+    /// </summary>
+    private (InferenceSession Reference, InferenceSession Candidate) CreateSessions()
+    {
+        var referenceTask = Task.Run(() => OrtRuntime.CreateSession(reference, SessionSettings.Verification, _referenceLabel,
+            _preActivations.Select(p => p.Reference).ToList()));
+        InferenceSession? candidateSession = null;
+        Exception? candidateError = null;
+        try
+        {
+            candidateSession = OrtRuntime.CreateSession(candidate, SessionSettings.Verification, _candidateLabel,
+                _preActivations.Select(p => p.Candidate).ToList());
+        }
+        catch (Exception e)
+        {
+            candidateError = e;
+        }
+        InferenceSession referenceSession;
+        try
+        {
+            referenceSession = referenceTask.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            // The reference's problem, when it has one, is the one to report.
+            candidateSession?.Dispose();
+            throw;
+        }
+        if (candidateError is not null)
+        {
+            referenceSession.Dispose();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(candidateError);
+        }
+        return (referenceSession, candidateSession!);
+    }
 
     /// <summary>Reference output name → candidate output name, in reference order; structural differences become problems.</summary>
     private List<(string Reference, string Candidate)> PairOutputs()
@@ -167,12 +204,13 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             List<(TrialInput Info, HostTensor Tensor)>? feeds = null;
             RunOutputs? referenceOutputs = null;
             Dictionary<string, long>? used = null;
+            CandidateRun? candidateRun = null;
             foreach (var (dims, why) in new[] { (planned, (string?)null) }.Concat(plan.Fallbacks(planned, firstThatRan).Select(f => (f.Dims, (string?)f.Why))))
             {
                 var attempt = plan.MakeFeeds(trial, dims);
                 try
                 {
-                    referenceOutputs = SessionRunner.Run(referenceSession, attempt.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
+                    (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, attempt, outputs, candidateInputs);
                     if (why is not null) rejections.Add($"used {FormatDims(dims)} ({why})");
                     feeds = attempt;
                     used = dims;
@@ -197,7 +235,8 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             }
             firstThatRan ??= used;
             using (referenceOutputs)
-                _trials.Add(CompareTrial(trial, "random", feeds!, used!, rejections, referenceOutputs, candidateSession, outputs, candidateInputs, storedOutputs: null));
+            using (candidateRun)
+                _trials.Add(CompareTrial(trial, "random", feeds!, used!, rejections, referenceOutputs, candidateRun!, outputs, storedOutputs: null));
         }
     }
 
@@ -227,31 +266,65 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                         : feed;
             var feeds = byName.Values.ToList();
             RunOutputs referenceOutputs;
+            CandidateRun candidateRun;
             try
             {
-                referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
+                (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, feeds, outputs, candidateInputs);
             }
             catch (OnnxRuntimeException e)
             {
                 throw new RuntimeFailure($"ONNX Runtime cannot run {_referenceLabel} on {set.Name} ({DescribeFeeds(feeds)}): {OrtRuntime.FirstLine(e.Message)}", e);
             }
             using (referenceOutputs)
-                _trials.Add(CompareTrial(index, set.Name, feeds, new Dictionary<string, long>(), [], referenceOutputs, candidateSession, outputs, candidateInputs, set));
+            using (candidateRun)
+                _trials.Add(CompareTrial(index, set.Name, feeds, new Dictionary<string, long>(), [], referenceOutputs, candidateRun, outputs, set));
+        }
+    }
+
+    /// <summary>
+    /// Runs the reference on this thread and the candidate concurrently on another, on the same feeds.
+    /// Throws the reference's ORT error (after the candidate's run has finished and been released).
+    /// </summary>
+    private (RunOutputs Reference, CandidateRun Candidate) RunBoth(InferenceSession referenceSession, InferenceSession candidateSession,
+        List<(TrialInput Info, HostTensor Tensor)> feeds, List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs)
+    {
+        var candidateFeeds = feeds.Where(f => candidateInputs.Contains(f.Info.Name)).Select(f => (f.Info.Name, f.Tensor)).ToList();
+        var candidateFetches = outputs.Select(o => o.Candidate).Concat(_preActivations.Select(p => p.Candidate)).ToList();
+        var candidateTask = Task.Run(() =>
+        {
+            try
+            {
+                return new CandidateRun(SessionRunner.Run(candidateSession, candidateFeeds, candidateFetches, cancellation), null);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                return new CandidateRun(null, OrtRuntime.FirstLine(e.Message));
+            }
+        });
+        RunOutputs? referenceOutputs = null;
+        try
+        {
+            referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
+            return (referenceOutputs, candidateTask.GetAwaiter().GetResult());
+        }
+        catch
+        {
+            referenceOutputs?.Dispose();
+            try { candidateTask.GetAwaiter().GetResult().Dispose(); }
+            catch (OperationCanceledException) { }
+            throw;
         }
     }
 
     private TrialResult CompareTrial(int trial, string source, List<(TrialInput Info, HostTensor Tensor)> feeds, Dictionary<string, long> dims,
-        List<string> rejections, RunOutputs referenceOutputs, InferenceSession candidateSession,
-        List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs, TestDataSet? storedOutputs)
+        List<string> rejections, RunOutputs referenceOutputs, CandidateRun candidateRun,
+        List<(string Reference, string Candidate)> outputs, TestDataSet? storedOutputs)
     {
         var comparisons = new List<OutputComparison>();
         var preActivations = new List<OutputComparison>();
-        string? candidateFailure = null;
-        try
+        string? candidateFailure = candidateRun.Failure;
+        if (candidateRun.Outputs is { } candidateOutputs)
         {
-            var candidateFeeds = feeds.Where(f => candidateInputs.Contains(f.Info.Name)).Select(f => (f.Info.Name, f.Tensor)).ToList();
-            using var candidateOutputs = SessionRunner.Run(candidateSession, candidateFeeds,
-                outputs.Select(o => o.Candidate).Concat(_preActivations.Select(p => p.Candidate)).ToList(), cancellation);
             foreach (var (referenceName, candidateName) in outputs)
             {
                 var a = referenceOutputs.Get(referenceName);
@@ -266,9 +339,8 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                     with { Role = $"input of {pre.Activation} producing output '{pre.Output}'" });
             }
         }
-        catch (OnnxRuntimeException e)
+        else
         {
-            candidateFailure = OrtRuntime.FirstLine(e.Message);
             foreach (var (referenceName, candidateName) in outputs)
             {
                 var a = referenceOutputs.Get(referenceName);
@@ -403,3 +475,9 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
 
 /// <summary>The input of a saturating activation that produces <see cref="Output"/>, compared alongside it.</summary>
 internal sealed record PreActivation(string Output, string Activation, string Reference, string Candidate);
+
+/// <summary>The candidate's run on one trial's inputs: its outputs, or ORT's message when it failed.</summary>
+internal sealed record CandidateRun(RunOutputs? Outputs, string? Failure) : IDisposable
+{
+    public void Dispose() => Outputs?.Dispose();
+}

@@ -100,6 +100,14 @@ public static class ElementKinds
         or DataType.Bfloat16 or DataType.Int8 or DataType.Int16 or DataType.Int32 or DataType.Int64 or DataType.Uint8
         or DataType.Uint16 or DataType.Uint32 or DataType.Uint64 or DataType.Bool;
 
+    /// <summary>The element type named by <see cref="Name"/> (e.g. "float32"), or null.</summary>
+    public static DataType? FromName(string name)
+    {
+        foreach (var type in Enum.GetValues<DataType>())
+            if (IsSupported(type) && Name(type) == name) return type;
+        return null;
+    }
+
     public static bool IsFloating(DataType type) => type is DataType.Float or DataType.Double or DataType.Float16 or DataType.Bfloat16;
 
     public static int ByteSize(DataType type) => ElementTypes.BitsPerElement(type) / 8;

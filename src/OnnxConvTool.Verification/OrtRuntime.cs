@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
+using Google.Protobuf;
 using OnnxConvTool.Ir;
 
 namespace OnnxConvTool.Verification;
@@ -87,14 +88,18 @@ internal static partial class OrtRuntime
     /// temporary file with external data when the weights exceed the 2 GiB protobuf limit.
     /// </summary>
     /// <exception cref="RuntimeFailure">ONNX Runtime refuses the model.</exception>
-    public static InferenceSession CreateSession(Model model, SessionSettings settings, string label)
+    /// <param name="extraOutputs">Main-graph values to expose as additional graph outputs (added to the serialised copy only).</param>
+    public static InferenceSession CreateSession(Model model, SessionSettings settings, string label, IReadOnlyCollection<string>? extraOutputs = null)
     {
         using var options = CreateOptions(settings);
         try
         {
-            if (InlineByteCount(model) <= ModelWriter.ProtobufLimit)
-                return new InferenceSession(ModelWriter.ToBytes(model), options);
-            return CreateFromTemporaryFile(model, options);
+            if (InlineByteCount(model) > ModelWriter.ProtobufLimit)
+                return CreateFromTemporaryFile(extraOutputs is { Count: > 0 } ? ModelCopies.WithExtraOutputs(model, extraOutputs) : model, options);
+            var proto = ModelWriter.ToProto(model);
+            foreach (string name in extraOutputs ?? [])
+                proto.Graph.Output.Add(new Onnx.ValueInfoProto { Name = name });
+            return new InferenceSession(proto.ToByteArray(), options);
         }
         catch (OnnxRuntimeException e)
         {

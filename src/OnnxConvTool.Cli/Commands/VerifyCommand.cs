@@ -32,8 +32,7 @@ public static class VerifyCommand
             string referencePath = parse.GetValue(reference)!;
             string candidatePath = parse.GetValue(candidate)!;
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
-            var referenceModel = ModelReader.Load(referencePath);
-            var candidateModel = ModelReader.Load(candidatePath);
+            var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
             var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
             string text = parse.GetValue(format) switch
             {
@@ -46,5 +45,24 @@ public static class VerifyCommand
             return (int)result.ExitCode;
         }));
         return command;
+    }
+
+    /// <summary>Loads the two models concurrently; when both are rejected, the reference's error is reported.</summary>
+    internal static (Model Reference, Model Candidate) LoadBoth(string referencePath, string candidatePath)
+    {
+        var referenceTask = Task.Run(() => ModelReader.Load(referencePath));
+        Model? candidate = null;
+        Exception? candidateError = null;
+        try
+        {
+            candidate = ModelReader.Load(candidatePath);
+        }
+        catch (Exception e)
+        {
+            candidateError = e;
+        }
+        var reference = referenceTask.GetAwaiter().GetResult();
+        if (candidateError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(candidateError);
+        return (reference, candidate!);
     }
 }
