@@ -77,12 +77,7 @@ public sealed class VerifyCliOptions
     /// <exception cref="OnnxConvException">A malformed NAME=... argument (usage error).</exception>
     public VerifyOptions ToVerifyOptions(ParseResult parse)
     {
-        var shapes = new Dictionary<string, IReadOnlyList<Dim>>(StringComparer.Ordinal);
-        foreach (string argument in parse.GetValue(Shape) ?? [])
-        {
-            var (name, dims) = SplitAtLast(argument, "--shape", "NAME=d0,d1,...");
-            if (!shapes.TryAdd(name, ParseDims(dims, argument))) throw Usage($"--shape {argument}: input '{name}' is given twice");
-        }
+        var shapes = ShapeOverrides.Parse(parse.GetValue(Shape) ?? []);
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (string argument in parse.GetValue(Value) ?? [])
         {
@@ -118,22 +113,6 @@ public sealed class VerifyCliOptions
         int equals = argument.LastIndexOf('=');
         if (equals <= 0) throw Usage($"{option} {argument}: expected {form}");
         return (argument[..equals], argument[(equals + 1)..]);
-    }
-
-    /// <summary>Dims separated by commas: a number fixes the size; a name is a symbolic dim; '?' is free and unnamed; empty is a scalar.</summary>
-    internal static IReadOnlyList<Dim> ParseDims(string text, string argument)
-    {
-        if (text.Trim().Length == 0) return [];
-        var dims = new List<Dim>();
-        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (part.Length == 0) throw Usage($"--shape {argument}: empty dimension");
-            if (long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out long size)) dims.Add(Dim.Known(size));
-            else if (part == "?") dims.Add(Dim.Unknown);
-            else if (char.IsLetter(part[0]) || part[0] == '_') dims.Add(Dim.Symbolic(part));
-            else throw Usage($"--shape {argument}: '{part}' is neither a size, a name, nor '?'");
-        }
-        return dims;
     }
 
     private static OnnxConvException Usage(string message) => new(ExitCode.UsageError, message);
