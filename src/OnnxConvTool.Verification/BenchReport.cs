@@ -28,6 +28,7 @@ public sealed class BenchReport
         {
             if (MedianRatio is not { } ratio || MinRatio is not { } minRatio) return null;
             string first = Path.GetFileName(Models[0].Model), second = Path.GetFileName(Models[1].Model);
+            if (first == second) (first, second) = (Models[0].Model, Models[1].Model);
             if (Math.Abs(ratio - 1) <= NoiseBand)
                 return $"no clear difference: {second}'s median latency is within {Pct(NoiseBand)} of {first}'s ({R(ratio)}×)";
             bool faster = ratio < 1;

@@ -86,8 +86,13 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             foreach (var trial in _trials) DescribeFailures(trial);
             return Report(ExitCode.VerificationFoundDifference, _problems, localization);
         }
-        if (_trials.Sum(t => t.Outputs.Sum(o => o.Elements)) == 0)
-            return Report(ExitCode.VerificationCouldNotRun, [$"nothing was compared: {(outputs.Count == 0 ? $"{_referenceLabel} has no outputs" : "every output was empty in every trial")}"], localization);
+        if (_trials.Sum(t => t.Outputs.Sum(o => o.FiniteElements)) == 0)
+        {
+            string why = outputs.Count == 0 ? $"{_referenceLabel} has no outputs"
+                : _trials.Sum(t => t.Outputs.Sum(o => o.Elements)) == 0 ? "every output was empty in every trial"
+                : "every output element was NaN or infinite in both models";
+            return Report(ExitCode.VerificationCouldNotRun, [$"nothing was compared: {why}"], localization);
+        }
         return Report(ExitCode.Ok, [], localization);
     }
 

@@ -28,6 +28,9 @@ public sealed record OutputComparison
     public double Rtol { get; init; }
     public double Atol { get; init; }
 
+    /// <summary>Elements where both sides are finite numbers, i.e. where a numeric comparison took place.</summary>
+    public long FiniteElements { get; init; }
+
     /// <summary>Largest |a − b| over elements where both are finite.</summary>
     public double MaxAbsError { get; init; }
 
@@ -89,6 +92,7 @@ public static class TensorComparer
         {
             MaxAbsError = stats.MaxAbs,
             MaxRelError = stats.MaxRel,
+            FiniteElements = stats.Finite,
             MeanAbsError = stats.Finite > 0 ? stats.SumAbs / stats.Finite : 0,
             Mismatches = stats.Outside,
             NanInfMismatches = stats.NanInf,

@@ -206,6 +206,7 @@ public sealed partial class VerificationReport
         if (c.CandidateShape is null) json.WriteNull("candidateShape");
         else WriteShape(json, "candidateShape", c.CandidateShape);
         json.WriteNumber("elements", c.Elements);
+        json.WriteNumber("finiteElements", c.FiniteElements);
         WriteNullableNumber(json, "rtol", c.Rtol);
         WriteNullableNumber(json, "atol", c.Atol);
         bool compared = c.Problem is null;

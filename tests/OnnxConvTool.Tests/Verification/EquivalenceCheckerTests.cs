@@ -155,6 +155,22 @@ public sealed class EquivalenceCheckerTests
     }
 
     [Fact]
+    public void OutputsThatAreNaNEverywhereInBothModelsCompareNothing()
+    {
+        // Log of a negative constant: NaN in every element, whatever the input.
+        var b = new TestModelBuilder();
+        b.Input("x", "N", 3);
+        var negative = b.Initializer(TestModelBuilder.TensorOf("negative", [], [-1]));
+        var shifted = b.Node("Mul", ["x", "x"]);
+        var below = b.Node("Sub", [negative, shifted]);
+        b.Node("Log", [below], ["y"]);
+        b.Output("y");
+        var report = Verify(b, b);
+        Assert.Equal(ExitCode.VerificationCouldNotRun, report.ExitCode);
+        Assert.Contains("every output element was NaN or infinite in both models", report.Problems.Single());
+    }
+
+    [Fact]
     public void RejectedFreeDimsFallBackToMultiplesOf32AndTheReportSaysSo()
     {
         // Reshape to [N, C, -1, 32] needs H·W divisible by 32: 33×47 is not, 64×64 is.
