@@ -41,6 +41,8 @@ public static class LatencyBenchmark
         var values = new List<OrtValue>();
         try
         {
+            // One untimed session first, so no model's load time includes ONNX Runtime's one-time start-up.
+            OrtRuntime.CreateSession(models[0], settings, labels[0]).Dispose();
             foreach (var (model, label) in models.Zip(labels))
             {
                 var clock = Stopwatch.StartNew();
