@@ -37,13 +37,13 @@ public sealed class VerifyCliOptions
 
     public Option<int> Trials { get; } = new("--trials")
     {
-        Description = "Random trials (default 3); free dims take different values in each.",
+        Description = "Random trials; free dims take different values in each.",
         DefaultValueFactory = _ => 3,
     };
 
     public Option<int> Seed { get; } = new("--seed")
     {
-        Description = "Seed for the random inputs (default 0).",
+        Description = "Seed for the random inputs.",
         DefaultValueFactory = _ => 0,
     };
 

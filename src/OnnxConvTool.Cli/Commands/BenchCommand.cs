@@ -20,22 +20,22 @@ public static class BenchCommand
         };
         var optimization = new Option<OptimizationLevel>("--opt")
         {
-            Description = "ONNX Runtime graph optimisation level: none, basic, extended or all (default all).",
+            Description = "ONNX Runtime graph optimisation level: none, basic, extended or all.",
             DefaultValueFactory = _ => OptimizationLevel.All,
         };
         var threads = new Option<int>("--threads")
         {
-            Description = "Intra-op threads (default 1; 0 lets ONNX Runtime choose).",
+            Description = "Intra-op threads (0 lets ONNX Runtime choose).",
             DefaultValueFactory = _ => 1,
         };
         var runs = new Option<int>("--runs")
         {
-            Description = "Timed runs per model (default 50).",
+            Description = "Timed runs per model.",
             DefaultValueFactory = _ => 50,
         };
         var warmup = new Option<int>("--warmup")
         {
-            Description = "Untimed warm-up runs per model (default 5).",
+            Description = "Untimed warm-up runs per model.",
             DefaultValueFactory = _ => 5,
         };
         var inputs = new VerifyCliOptions();
