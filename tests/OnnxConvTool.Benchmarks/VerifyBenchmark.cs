@@ -81,8 +81,20 @@ internal static class VerifyBenchmark
         return met ? 0 : 1;
     }
 
+    /// <summary>
+    /// Each timed run starts on a collected heap, as a fresh onnxconv process would: otherwise one
+    /// contender pays for collecting the garbage of earlier runs.
+    /// </summary>
+    private static void SettleHeap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
     private static VerificationReport TimeVerify(string path, VerifyOptions options, out double milliseconds)
     {
+        SettleHeap();
         var clock = Stopwatch.StartNew();
         var referenceTask = Task.Run(() => ModelReader.Load(path));
         var candidate = ModelReader.Load(path);
@@ -95,6 +107,7 @@ internal static class VerifyBenchmark
     /// <summary>Two sessions from the file and, per trial, one run of each on fresh inputs of the trial's shapes.</summary>
     private static void TimeBare(string path, VerificationReport shapes, out double milliseconds)
     {
+        SettleHeap();
         var clock = Stopwatch.StartNew();
         using var sessionOptions = new SessionOptions
         {
