@@ -10,12 +10,12 @@ using DataType = TensorProto.Types.DataType;
 /// Builds small ONNX models directly as protobuf, independently of the IR under test. Weights come
 /// from a seeded generator, so the same calls always give the same bytes.
 /// </summary>
-public sealed class TestModelBuilder
+public sealed partial class TestModelBuilder
 {
     private readonly ModelProto _model;
     private readonly GraphProto _graph;
     private readonly Random _random;
-    private int _counter;
+    private readonly NameCounter _names = new();
 
     public TestModelBuilder(int opset = 13, int seed = 1, long irVersion = 0, string graphName = "test")
     {
@@ -48,7 +48,7 @@ public sealed class TestModelBuilder
         _ => 10,
     };
 
-    public string UniqueName(string prefix) => $"{prefix}_{_counter++}";
+    public string UniqueName(string prefix) => $"{prefix}_{_names.Next()}";
 
     /// <summary>Adds a graph input; a dim is a number (fixed) or a string (symbolic).</summary>
     public string Input(string name, params object[] dims) => Input(name, DataType.Float, dims);
