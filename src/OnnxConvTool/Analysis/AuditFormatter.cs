@@ -100,6 +100,8 @@ public static class AuditFormatter
             yield return $"rank-deficient weights: {deficient.Count} (" + string.Join(", ", deficient.Select(r => $"{r.Node}: rank {r.WeightRank} of {r.FullRank}")) + ")";
         if (report.UnsupportedShapeOps.Count > 0)
             yield return "shape inference does not cover " + string.Join(", ", report.UnsupportedShapeOps) + ": values computed after them have unknown shapes";
+        if (report.AssumedBatchOne.Count > 0)
+            yield return "batch taken as 1 for " + string.Join(", ", report.AssumedBatchOne) + " (MACs per example; --shape overrides)";
         if (report.ShapeOverrides.Count > 0)
             yield return "input dims fixed with --shape: " + string.Join(", ", report.ShapeOverrides.Select(o => $"{o.Key}=[{string.Join(",", o.Value)}]"));
     }

@@ -24,6 +24,12 @@ public sealed record AuditReport
     /// <summary>Input dims fixed with <c>--shape</c>, by input name.</summary>
     public required IReadOnlyDictionary<string, IReadOnlyList<Dim>> ShapeOverrides { get; init; }
 
+    /// <summary>
+    /// Graph inputs whose symbolic or unknown leading (batch) dim was taken as 1, so MACs are per example;
+    /// <c>--shape</c> on an input replaces the assumption.
+    /// </summary>
+    public required IReadOnlyList<string> AssumedBatchOne { get; init; }
+
     /// <summary>Op types shape inference does not cover: values after them have unknown shapes.</summary>
     public required IReadOnlyList<string> UnsupportedShapeOps { get; init; }
 
@@ -74,7 +80,7 @@ public sealed record Conv1x1Row
 
     public required IReadOnlyList<Dim>? OutputSpatial { get; init; }
 
-    /// <summary>Multiply-accumulates, batch included; null when a dim is unknown or symbolic.</summary>
+    /// <summary>Multiply-accumulates for the whole batch (see <see cref="AuditReport.AssumedBatchOne"/>); null when a dim is unknown or symbolic.</summary>
     public required long? Macs { get; init; }
 
     /// <summary>This conv's share of all Conv/ConvTranspose/MatMul/Gemm MACs (0–1); null unless every count is known.</summary>
@@ -199,6 +205,12 @@ public sealed record AuditOptions
 {
     /// <summary>Input dims by input name (<c>--shape</c>).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<Dim>>? ShapeOverrides { get; init; }
+
+    /// <summary>
+    /// Takes a symbolic or unknown leading dim of each graph input as 1 (unless <see cref="ShapeOverrides"/> gives the
+    /// input), so MACs are counted per example, as papers quote them, instead of staying unknown for a dynamic batch.
+    /// </summary>
+    public bool AssumeBatchOne { get; init; } = true;
 
     /// <summary>Computes each weight's numerical rank (an SVD per conv); off for a quick summary.</summary>
     public bool ComputeWeightRank { get; init; } = true;

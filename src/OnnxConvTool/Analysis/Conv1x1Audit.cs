@@ -19,7 +19,11 @@ public static class Conv1x1Audit
     {
         options ??= new AuditOptions();
         var overrides = options.ShapeOverrides ?? new Dictionary<string, IReadOnlyList<Dim>>();
-        var shapes = ShapeInference.Run(model, overrides);
+        var assumedBatchOne = options.AssumeBatchOne ? InputsWithFreeBatch(model, overrides) : [];
+        var effective = new Dictionary<string, IReadOnlyList<Dim>>(overrides, StringComparer.Ordinal);
+        foreach (var input in assumedBatchOne)
+            effective[input.Name] = [Dim.Known(1), .. TensorShape.FromType(input.Type).Dims!.Skip(1)];
+        var shapes = ShapeInference.Run(model, effective);
 
         int conv = 0, kernelUnknown = 0, convTranspose = 0, matMul = 0, gemm = 0, macsUnknown = 0;
         long totalMacs = 0;
@@ -53,6 +57,7 @@ public static class Conv1x1Audit
             Model = modelLabel ?? model.SourcePath ?? "",
             Opset = model.OnnxOpset,
             ShapeOverrides = overrides,
+            AssumedBatchOne = assumedBatchOne.Select(v => v.Name).ToArray(),
             UnsupportedShapeOps = shapes.UnsupportedOps.ToArray(),
             Conv1x1 = rows,
             Totals = new AuditTotals
@@ -73,6 +78,13 @@ public static class Conv1x1Audit
             },
         };
     }
+
+    /// <summary>Graph inputs whose leading (batch) dim is symbolic or unknown and that --shape does not fix.</summary>
+    private static List<Value> InputsWithFreeBatch(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>> overrides) =>
+        model.Graph.Inputs
+            .Where(v => !v.IsInitializer && !overrides.ContainsKey(v.Name))
+            .Where(v => TensorShape.FromType(v.Type).Dims is { Count: > 0 } dims && !dims[0].IsKnown)
+            .ToList();
 
     /// <summary>The role's name in reports and JSON (kebab-case).</summary>
     public static string RoleName(Conv1x1Role role) => role switch

@@ -5,7 +5,7 @@ namespace OnnxConvTool.Analysis;
 
 /// <summary>
 /// Multiply-accumulates of the ops that carry a network's arithmetic (Conv, ConvTranspose, MatMul, Gemm),
-/// computed from shapes, for the whole tensors the model sees (the batch dimension included). Null when a
+/// computed from shapes, for the whole tensors the op sees (the batch dimension included). Null when a
 /// dimension the count needs is unknown or symbolic: fix it with <c>--shape</c>. Bias additions are not
 /// multiply-accumulates and are not counted.
 /// </summary>

@@ -96,6 +96,24 @@ public sealed class CostModelTests
         Assert.Null(row.Macs);
     }
 
+    [Fact]
+    public void SymbolicBatchOfAnInputIsTakenAsOneUnlessShapeFixesIt()
+    {
+        var b = new TestModelBuilder(seed: 6);
+        string x = b.Input("x", "N", 4, 6, 6);
+        string z = b.Input("z", 2, 4, 6, 6);
+        b.Output(b.Conv(x, 4, 8, [1, 1]));
+        b.Output(b.Conv(z, 4, 8, [1, 1]));
+        var model = b.ToIr();
+
+        Assert.Equal(["x"], Conv1x1Audit.Run(model).AssumedBatchOne);
+        Assert.Empty(Conv1x1Audit.Run(model, new AuditOptions { AssumeBatchOne = false }).AssumedBatchOne);
+        var fixedByShape = new Dictionary<string, IReadOnlyList<Shapes.Dim>> { ["x"] = [Shapes.Dim.Known(3), Shapes.Dim.Known(4), Shapes.Dim.Known(6), Shapes.Dim.Known(6)] };
+        var report = Conv1x1Audit.Run(model, new AuditOptions { ShapeOverrides = fixedByShape });
+        Assert.Empty(report.AssumedBatchOne);
+        Assert.Equal(fixedByShape["x"], report.ShapeOverrides["x"]);
+    }
+
     private static void Declare(TestModelBuilder b, string name, params object[] dims) =>
         b.Graph.ValueInfo.Add(TestModelBuilder.ValueInfo(name, DataType.Float, dims));
 }
