@@ -121,7 +121,8 @@ public static class AuditFormatter
 
     private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "?";
 
-    private static string Percent(double share) => (share * 100).ToString(share >= 0.1 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + "%";
+    private static string Percent(double share) =>
+        share is > 0 and < 0.0001 ? "<0.01%" : (share * 100).ToString(share >= 0.1 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + "%";
 
     private static string Ratio(double ratio) => ratio.ToString("0.##", CultureInfo.InvariantCulture);
 

@@ -1,5 +1,6 @@
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Analysis;
@@ -92,7 +93,7 @@ public sealed class Conv1x1RoleTests
         var row = Assert.Single(Conv1x1Audit.Run(b.ToIr()).Conv1x1);
 
         Assert.Equal(Conv1x1Role.ProjectionHead, row.Role);
-        Assert.Equal([Shapes.Dim.Known(1), Shapes.Dim.Known(1)], row.InputSpatial);
+        Assert.Equal([Dim.Known(1), Dim.Known(1)], row.InputSpatial);
     }
 
     [Fact]

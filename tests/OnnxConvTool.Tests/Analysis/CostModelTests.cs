@@ -1,5 +1,6 @@
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Analysis;
@@ -108,7 +109,7 @@ public sealed class CostModelTests
 
         Assert.Equal(["x"], Conv1x1Audit.Run(model).AssumedBatchOne);
         Assert.Empty(Conv1x1Audit.Run(model, new AuditOptions { AssumeBatchOne = false }).AssumedBatchOne);
-        var fixedByShape = new Dictionary<string, IReadOnlyList<Shapes.Dim>> { ["x"] = [Shapes.Dim.Known(3), Shapes.Dim.Known(4), Shapes.Dim.Known(6), Shapes.Dim.Known(6)] };
+        var fixedByShape = new Dictionary<string, IReadOnlyList<Dim>> { ["x"] = [Dim.Known(3), Dim.Known(4), Dim.Known(6), Dim.Known(6)] };
         var report = Conv1x1Audit.Run(model, new AuditOptions { ShapeOverrides = fixedByShape });
         Assert.Empty(report.AssumedBatchOne);
         Assert.Equal(fixedByShape["x"], report.ShapeOverrides["x"]);
