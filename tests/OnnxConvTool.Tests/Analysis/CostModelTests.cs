@@ -72,9 +72,9 @@ public sealed class CostModelTests
     {
         var b = new TestModelBuilder(seed: 4);
         string a = b.Conv(b.Input("x", 1, 4, 6, 6), 4, 4, [1, 1]);
-        Declare(b, a, 1, 4, 6, 6);
-        string c = b.Conv(a, 4, 4, [3, 3], attributes: Attr.Ints("pads", 1, 1, 1, 1));
-        b.Output(c, DataType.Float, "N", 4, 6, 6);
+        b.Output(a, DataType.Float, 1, 4, 6, 6);
+        string c = b.Conv(b.Input("z", 1, 4, "H", 6), 4, 4, [3, 3], attributes: Attr.Ints("pads", 1, 1, 1, 1));
+        b.Output(c, DataType.Float, 1, 4, "H", 6);
         var report = Conv1x1Audit.Run(b.ToIr());
 
         Assert.Equal(4 * 36 * 4, Assert.Single(report.Conv1x1).Macs);
