@@ -104,7 +104,7 @@ public sealed record Conv1x1Row
     /// <summary>M / C; below 1 for a reduction, above 1 for an expansion.</summary>
     public required double? ChannelRatio { get; init; }
 
-    /// <summary>Numerical rank of the M×C weight matrix (block-diagonal when grouped); null for a dynamic weight.</summary>
+    /// <summary>Numerical rank of the M×C weight matrix (block-diagonal when grouped); null for a dynamic weight or when not asked for.</summary>
     public required int? WeightRank { get; init; }
 
     /// <summary>min(M, C): the rank a weight can have at most.</summary>

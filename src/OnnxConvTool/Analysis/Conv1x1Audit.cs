@@ -47,7 +47,11 @@ public static class Conv1x1Audit
         }
 
         long? allMacs = macsUnknown == 0 ? totalMacs : null;
-        var rows = pending.Select(p => Describe(p.Node, p.Attributes, shapes, allMacs, options)).ToList();
+        // The SVD-like rank work dominates the audit; the convs are independent, so it runs on every core.
+        var ranks = new NumericalRank?[pending.Count];
+        if (options.ComputeWeightRank)
+            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Attributes.Group) : null);
+        var rows = pending.Select((p, i) => Describe(p.Node, p.Attributes, shapes, allMacs, ranks[i], options)).ToList();
 
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
         long? conv1x1Params = rows.All(r => r.Params is not null) ? rows.Sum(r => r.Params!.Value) : null;
@@ -95,7 +99,8 @@ public static class Conv1x1Audit
 
     public static string WeightSourceName(WeightSource source) => source.ToString().ToLowerInvariant();
 
-    private static Conv1x1Row Describe(Node node, ConvAttributes attributes, ShapeInferenceResult shapes, long? allMacs, AuditOptions options)
+    private static Conv1x1Row Describe(Node node, ConvAttributes attributes, ShapeInferenceResult shapes, long? allMacs,
+        NumericalRank? weightRank, AuditOptions options)
     {
         var weightValue = node.Input(1);
         var weightShape = CostModel.ShapeOf(weightValue, shapes);
@@ -122,7 +127,6 @@ public static class Conv1x1Audit
             _ => WeightSource.Dynamic,
         };
         var elementType = weightShape.ElementType ?? weightValue?.ElementType;
-        NumericalRank? weightRank = options.ComputeWeightRank && weightValue is not null ? WeightRank(weightValue, group) : null;
 
         bool depthwise = group > 1 && inChannels == group;
         bool onUnitMap = IsAllOnes(inputSpatial) || (inputSpatial is null || !inputSpatial.All(d => d.IsKnown)) && IsAllOnes(outputSpatial);

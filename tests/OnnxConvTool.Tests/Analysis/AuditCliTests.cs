@@ -70,6 +70,21 @@ public sealed class AuditCliTests
         Assert.Equal("[2,3,16,\"S\"]", dims.GetRawText().Replace(" ", "").Replace("\n", "").Replace("\r", ""));
     }
 
+    [Fact]
+    public void NoRankLeavesWeightRanksOut()
+    {
+        using var temp = new TempDirectory();
+        var b = new TestModelBuilder(seed: 5);
+        b.Output(b.Conv(b.Input("x", 1, 3, 4, 4), 3, 8, [1, 1]));
+        string model = b.Save(temp.File("m.onnx"));
+
+        using var ranked = JsonDocument.Parse(Run("audit", model, "--format", "json").Out);
+        using var unranked = JsonDocument.Parse(Run("audit", model, "--format", "json", "--no-rank").Out);
+        Assert.Equal(3, ranked.RootElement.GetProperty("conv1x1")[0].GetProperty("weightRank").GetInt32());
+        Assert.Equal(JsonValueKind.Null, unranked.RootElement.GetProperty("conv1x1")[0].GetProperty("weightRank").ValueKind);
+        Assert.Equal(JsonValueKind.Null, unranked.RootElement.GetProperty("conv1x1")[0].GetProperty("rankDeficient").ValueKind);
+    }
+
     [Theory]
     [InlineData("y=1,3,8,8", "no input 'y'")]
     [InlineData("x=1,3,8", "gives 3 dims but input 'x' has rank 4")]

@@ -117,6 +117,29 @@ public sealed class MatrixRankTests
         Assert.Equal(12, blockRank.FullRank);
     }
 
+    [Theory]
+    [InlineData(30, 30, 30, 1.0)]
+    [InlineData(48, 12, 7, 1.0)]
+    [InlineData(12, 48, 12, 1e-3)]
+    [InlineData(64, 64, 50, 1e5)]
+    public void GramAndGolubKahanMethodsAgree(int rows, int columns, int inner, double scale)
+    {
+        var random = new Random(rows + 7 * columns + inner);
+        var left = RandomMatrix(random, rows, inner);
+        var right = RandomMatrix(random, inner, columns);
+        var product = new double[rows * columns];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < columns; j++)
+                for (int k = 0; k < inner; k++)
+                    product[i * columns + j] += scale * left[i * inner + k] * right[k * columns + j];
+
+        var gram = MatrixRank.ComputeBlockDiagonal(product, rows, columns, 1, MatrixRank.Float32Epsilon, SpectrumMethod.Gram);
+        var golubKahan = MatrixRank.ComputeBlockDiagonal(product, rows, columns, 1, MatrixRank.Float32Epsilon, SpectrumMethod.GolubKahan);
+        Assert.Equal(inner, gram.Rank);
+        Assert.Equal(golubKahan.Rank, gram.Rank);
+        Assert.Equal(golubKahan.LargestSingularValue, gram.LargestSingularValue, golubKahan.LargestSingularValue * 1e-12);
+    }
+
     [Fact]
     public void WrongDataLengthIsRefused() =>
         Assert.Throws<ArgumentException>(() => MatrixRank.Compute(new double[5], 2, 3));
