@@ -17,8 +17,6 @@ public static class AuditJson
     public static string Serialize(AuditReport report) => JsonSerializer.Serialize(report, Context.AuditReport) + "\n";
 
     public static string Serialize(ModelInspection inspection) => JsonSerializer.Serialize(inspection, Context.ModelInspection) + "\n";
-
-    public static AuditReport? DeserializeAudit(string json) => JsonSerializer.Deserialize(json, Context.AuditReport);
 }
 
 /// <summary>A dimension as JSON: a number when known, its symbol's name as a string when symbolic, null when unknown.</summary>
