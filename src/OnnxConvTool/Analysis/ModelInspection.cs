@@ -27,6 +27,9 @@ public sealed record ModelInspection
     /// <summary>Node count per op type (domain-qualified outside the ONNX domain), most frequent first.</summary>
     public required IReadOnlyDictionary<string, int> OpTypes { get; init; }
 
+    /// <summary>Of <see cref="OpTypes"/>, the nodes inside subgraphs (op types with none are left out).</summary>
+    public required IReadOnlyDictionary<string, int> OpTypesInSubgraphs { get; init; }
+
     /// <summary>Graphs besides the main one (If branches, Loop and Scan bodies).</summary>
     public required int Subgraphs { get; init; }
 
@@ -38,14 +41,17 @@ public sealed record ModelInspection
     {
         var graphs = model.AllGraphs().ToList();
         var opTypes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var opTypesInSubgraphs = new Dictionary<string, int>(StringComparer.Ordinal);
         int nodes = 0, nodesInSubgraphs = 0;
         foreach (var graph in graphs)
             foreach (var node in graph.Nodes)
             {
                 nodes++;
-                if (graph.Parent is not null) nodesInSubgraphs++;
                 string key = node.IsOnnxDomain ? node.OpType : $"{node.Domain}.{node.OpType}";
                 opTypes[key] = opTypes.GetValueOrDefault(key) + 1;
+                if (graph.Parent is null) continue;
+                nodesInSubgraphs++;
+                opTypesInSubgraphs[key] = opTypesInSubgraphs.GetValueOrDefault(key) + 1;
             }
 
         long tensors = 0, elements = 0, bytes = 0;
@@ -72,6 +78,8 @@ public sealed record ModelInspection
             NodesInSubgraphs = nodesInSubgraphs,
             OpTypes = opTypes.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal)
                 .ToDictionary(p => p.Key, p => p.Value),
+            OpTypesInSubgraphs = opTypes.Keys.Where(opTypesInSubgraphs.ContainsKey).OrderByDescending(k => opTypes[k]).ThenBy(k => k, StringComparer.Ordinal)
+                .ToDictionary(k => k, k => opTypesInSubgraphs[k]),
             Subgraphs = graphs.Count - 1,
             Parameters = new ParameterSummary(tensors, elements, bytes),
             Conv1x1 = new Conv1x1Summary(audit.Totals.Conv, audit.Totals.Conv1x1, audit.Totals.Macs, audit.Totals.Conv1x1Macs,
@@ -114,8 +122,13 @@ public sealed record ModelInspection
         WriteTensors(text, "outputs", Outputs);
         Line("nodes", $"{Nodes}" + (NodesInSubgraphs > 0 ? $" ({NodesInSubgraphs} in subgraphs)" : ""));
         int width = OpTypes.Keys.Select(k => k.Length).DefaultIfEmpty(0).Max();
+        int countWidth = OpTypes.Values.Select(c => c.ToString(CultureInfo.InvariantCulture).Length).DefaultIfEmpty(0).Max();
         foreach (var (op, count) in OpTypes)
-            text.Append(' ', 12).Append(op.PadRight(width + 2)).Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        {
+            text.Append(' ', 12).Append(op.PadRight(width + 2)).Append(count.ToString(CultureInfo.InvariantCulture).PadLeft(countWidth));
+            if (OpTypesInSubgraphs.TryGetValue(op, out int inner)) text.Append($"  ({inner} in subgraphs)");
+            text.Append('\n');
+        }
         Line("parameters", $"{Parameters.Elements:N0} in {Parameters.Tensors} tensors, {Humanize.Bytes(Parameters.Bytes)}");
         Line("subgraphs", Subgraphs.ToString(CultureInfo.InvariantCulture));
         text.Append(Conv1x1.ToSentence()).Append('\n');

@@ -27,6 +27,8 @@ public sealed class ModelInspectionTests
         Assert.Equal(5, inspection.NodesInSubgraphs);
         Assert.Equal(2, inspection.Subgraphs);
         Assert.Equal(new Dictionary<string, int> { ["Constant"] = 2, ["Conv"] = 2, ["If"] = 1, ["Relu"] = 1 }, inspection.OpTypes);
+        Assert.Equal(new Dictionary<string, int> { ["Constant"] = 2, ["Conv"] = 2, ["Relu"] = 1 }, inspection.OpTypesInSubgraphs);
+        Assert.Contains("Conv      2  (2 in subgraphs)", inspection.ToText());
         // 8·4 + 8 in the Constant nodes, 8·4·9 + 8 in the else branch's initializers, all float32.
         long elements = 8 * 4 + 8 + 8 * 4 * 9 + 8;
         Assert.Equal(new ParameterSummary(4, elements, 4 * elements), inspection.Parameters);
