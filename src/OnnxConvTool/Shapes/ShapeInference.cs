@@ -5,35 +5,60 @@ namespace OnnxConvTool.Shapes;
 /// <summary>Shapes of every value in a model, keyed by value; unknown values give a shape with null dims.</summary>
 public sealed class ShapeInferenceResult
 {
+    private readonly Dictionary<Value, InferredTensor> _tensors;
     private readonly Dictionary<Value, TensorShape> _shapes;
     private readonly SortedSet<string> _unsupportedOps;
 
-    internal ShapeInferenceResult(Dictionary<Value, TensorShape> shapes, SortedSet<string> unsupportedOps)
+    internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps)
     {
-        _shapes = shapes;
+        _tensors = tensors;
         _unsupportedOps = unsupportedOps;
+        _shapes = new Dictionary<Value, TensorShape>(tensors.Count);
+        foreach (var (value, tensor) in tensors) _shapes[value] = tensor.ToTensorShape();
     }
 
+    /// <summary>The inferred shape; for a value inference never reached, its declared type and shape.</summary>
     public TensorShape Get(Value value) => _shapes.GetValueOrDefault(value) ?? TensorShape.FromType(value.Type);
 
-    /// <summary>Op types whose outputs were left unknown because inference does not cover them.</summary>
+    /// <summary>
+    /// Op types whose outputs were left unknown because inference does not cover them (ops of other
+    /// domains as <c>domain.OpType</c>).
+    /// </summary>
     public IReadOnlyCollection<string> UnsupportedOps => _unsupportedOps;
+
+    /// <summary>
+    /// The elements of a small integer tensor whose values inference computed (shape tensors built with
+    /// Shape, Gather, Concat and the like, or integer constants), when every element is known; else null.
+    /// </summary>
+    public long[]? TryGetInts(Value value) => _tensors.TryGetValue(value, out var t) ? ShapeMath.AllConstant(t.Values) : null;
 }
 
-/// <summary>Static and symbolic shape inference for the ops CNN and audio models use.</summary>
+/// <summary>
+/// Static and symbolic shape inference for the ops CNN and audio models use, through every subgraph.
+/// </summary>
+/// <remarks>
+/// Symbolic dims keep the model's names and derived dims get expression names (see <see cref="DimExpr"/>
+/// for the convention, e.g. <c>ceil(H/2)</c>). Small integer tensors that compute shapes are folded
+/// (Shape, Gather, Concat, Slice, Unsqueeze, Squeeze, Cast, arithmetic, …) so Reshape, Slice, Resize,
+/// Expand and ConstantOfShape can use them. Ops without a rule, and ops whose inputs are not known
+/// well enough, leave their outputs unknown; inference never fails on a model that loaded.
+/// Runs in time linear in the number of nodes (subgraphs of Loop/Scan bodies at most three times).
+/// </remarks>
 public static class ShapeInference
 {
-    /// <summary>Infers shapes through every graph; <paramref name="inputOverrides"/> fixes input dims by input name.</summary>
+    /// <summary>
+    /// Infers shapes through every graph; <paramref name="inputOverrides"/> fixes main-graph input dims by
+    /// input name (see <see cref="ShapeOverrides"/>).
+    /// </summary>
+    /// <exception cref="OnnxConvException">
+    /// Exit code <see cref="ExitCode.UsageError"/>: an override names no input of the main graph, or gives
+    /// a rank that contradicts the input's declared rank (checked by <see cref="ShapeOverrides.Validate"/>).
+    /// </exception>
     public static ShapeInferenceResult Run(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>>? inputOverrides = null)
     {
-        var shapes = new Dictionary<Value, TensorShape>();
-        foreach (var graph in model.AllGraphs())
-            foreach (var value in graph.Values)
-                if (value.Type is not null) shapes[value] = TensorShape.FromType(value.Type);
-        if (inputOverrides is not null)
-            foreach (var input in model.Graph.Inputs)
-                if (inputOverrides.TryGetValue(input.Name, out var dims))
-                    shapes[input] = new TensorShape(input.ElementType, dims);
-        return new ShapeInferenceResult(shapes, []);
+        if (inputOverrides is not null) ShapeOverrides.Validate(model, inputOverrides);
+        var engine = new ShapeEngine(model);
+        engine.InferMain(inputOverrides);
+        return new ShapeInferenceResult(engine.State, engine.UnsupportedOps);
     }
 }

@@ -2,7 +2,7 @@ using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Shapes;
 
-/// <summary>One dimension: a known size, a named symbol (e.g. "N", "H/2"), or unknown.</summary>
+/// <summary>One dimension: a known size, a named symbol (e.g. "N", "ceil(H/2)"; see ShapeInference for the convention), or unknown.</summary>
 public readonly record struct Dim(long? Value, string? Symbol)
 {
     public static Dim Known(long value) => new(value, null);

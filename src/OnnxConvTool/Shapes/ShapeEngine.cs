@@ -1,0 +1,130 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
+
+namespace OnnxConvTool.Shapes;
+
+/// <summary>Walks graphs in topological order and applies the shape rule of each node.</summary>
+internal sealed class ShapeEngine
+{
+    private readonly Model _model;
+    private readonly int _opset;
+
+    public ShapeEngine(Model model)
+    {
+        _model = model;
+        _opset = model.OnnxOpset;
+    }
+
+    public Dictionary<Value, InferredTensor> State { get; } = [];
+    public SortedSet<string> UnsupportedOps { get; } = new(StringComparer.Ordinal);
+
+    public InferredTensor Get(Value value) => State.TryGetValue(value, out var t) ? t : Declared(value);
+
+    public void InferMain(IReadOnlyDictionary<string, IReadOnlyList<Dim>>? overrides)
+    {
+        var graph = _model.Graph;
+        var inputs = new InferredTensor?[graph.Inputs.Count];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var input = graph.Inputs[i];
+            if (overrides is null || !overrides.TryGetValue(input.Name, out var dims)) continue;
+            var type = input.ElementType;
+            inputs[i] = new InferredTensor(type, dims.Select(FromDim).ToArray());
+        }
+        InferGraph(graph, inputs, mergeDeclared: false);
+    }
+
+    /// <summary>
+    /// Infers <paramref name="graph"/>. <paramref name="inputs"/> gives what the caller knows of the graph
+    /// inputs (null entries: use the declaration); with <paramref name="mergeDeclared"/> a given input
+    /// is merged with its declaration, else it replaces it (as an override does).
+    /// </summary>
+    public void InferGraph(Graph graph, IReadOnlyList<InferredTensor?>? inputs = null, bool mergeDeclared = true)
+    {
+        for (int i = 0; i < graph.Inputs.Count; i++)
+        {
+            var input = graph.Inputs[i];
+            var given = inputs is not null && i < inputs.Count ? inputs[i] : null;
+            State[input] = given is null ? Declared(input) : mergeDeclared ? InferredTensor.Merge(given, Declared(input)) : given;
+        }
+        foreach (var value in graph.Initializers)
+            if (!value.IsGraphInput) State[value] = FromConstant(value.Initializer!);
+
+        var order = IsInOrder(graph) ? graph.Nodes : graph.TopologicalOrder(out _) ?? graph.Nodes;
+        foreach (var node in order) InferNode(node);
+    }
+
+    /// <summary>
+    /// Whether every node comes after the producers of its inputs and of the outer values its subgraphs
+    /// use (the usual case, which spares a topological sort).
+    /// </summary>
+    private static bool IsInOrder(Graph graph)
+    {
+        var position = new Dictionary<Node, int>(graph.Nodes.Count);
+        for (int i = 0; i < graph.Nodes.Count; i++) position[graph.Nodes[i]] = i;
+        for (int i = 0; i < graph.Nodes.Count; i++)
+            if (!InputsComeBefore(graph.Nodes[i], graph, position, i)) return false;
+        return true;
+    }
+
+    private static bool InputsComeBefore(Node node, Graph graph, Dictionary<Node, int> position, int index)
+    {
+        foreach (var input in node.Inputs)
+            if (input?.Producer is { } p && ReferenceEquals(p.Graph, graph) && position[p] >= index) return false;
+        foreach (var list in node.Subgraphs.Values)
+            foreach (var sub in list)
+                foreach (var inner in sub.Nodes)
+                    if (!InputsComeBefore(inner, graph, position, index)) return false;
+        return true;
+    }
+
+    private void InferNode(Node node)
+    {
+        if (!node.IsOnnxDomain || !ShapeRules.All.TryGetValue(node.OpType, out var rule))
+        {
+            UnsupportedOps.Add(node.IsOnnxDomain ? node.OpType : $"{node.Domain}.{node.OpType}");
+            foreach (var list in node.Subgraphs.Values)
+                foreach (var sub in list) InferGraph(sub);
+            foreach (var output in node.Outputs) State[output] = Declared(output);
+            return;
+        }
+
+        var context = new NodeContext(this, node, _opset);
+        try
+        {
+            rule(context);
+        }
+        catch (Exception e) when (e is OverflowException or ArgumentException or IndexOutOfRangeException or InvalidCastException
+                                      or DivideByZeroException or OnnxConvException)
+        {
+            // A rule met input it cannot make sense of (a malformed attribute, an overflow): its outputs stay unknown.
+            for (int i = 0; i < context.OutputCount; i++) context.SetOutput(i, InferredTensor.Unknown);
+        }
+        for (int i = 0; i < node.Outputs.Count; i++)
+        {
+            var output = node.Outputs[i];
+            State[output] = InferredTensor.Merge(context.Outputs[i] ?? InferredTensor.Unknown, Declared(output));
+        }
+    }
+
+    /// <summary>What the model declares for a value (graph input/output or value_info), or an initializer's own shape.</summary>
+    private static InferredTensor Declared(Value value)
+    {
+        var declared = InferredTensor.FromType(value.Type);
+        if (declared.Dims is null && value.Initializer is { } init)
+            return new InferredTensor(init.ElementType, init.Dims.Select(d => (DimExpr?)DimExpr.Of(d)).ToArray());
+        return declared;
+    }
+
+    /// <summary>A constant's type and dims, with its elements when it is a small integer or bool tensor.</summary>
+    public static InferredTensor FromConstant(Tensor tensor)
+    {
+        var dims = tensor.Dims.Select(d => (DimExpr?)DimExpr.Of(d)).ToArray();
+        DimExpr?[]? values = null;
+        if (ShapeRules.IsIntegerOrBool(tensor.ElementType) && ShapeMath.IsFoldable(tensor.Dims.ToArray()))
+            values = Array.ConvertAll(tensor.ToInt64Array(), v => (DimExpr?)DimExpr.Of(v));
+        return new InferredTensor(tensor.ElementType, dims, values);
+    }
+
+    private static DimExpr? FromDim(Dim dim) => dim.Value is { } v ? DimExpr.Of(v) : dim.Symbol is { } s ? DimExpr.Symbol(s) : null;
+}
