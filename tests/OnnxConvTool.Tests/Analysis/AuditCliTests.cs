@@ -86,9 +86,9 @@ public sealed class AuditCliTests
     }
 
     [Theory]
-    [InlineData("y=1,3,8,8", "no input 'y'")]
-    [InlineData("x=1,3,8", "gives 3 dims but input 'x' has rank 4")]
-    [InlineData("x=1,3,-8,8", "'-8' is neither a size nor a symbol name")]
+    [InlineData("y=1,3,8,8", "has no input of that name")]
+    [InlineData("x=1,3,8", "gives 3 dims for input 'x'")]
+    [InlineData("x=1,3,-8,8", "dim '-8' is neither a non-negative integer nor a symbol name")]
     [InlineData("1,3,8,8", "is not NAME=d0,d1,...")]
     public void BadShapeOptionIsAUsageError(string shape, string message)
     {
