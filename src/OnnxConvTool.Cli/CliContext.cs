@@ -19,7 +19,7 @@ public sealed record CliContext(TextWriter Out, TextWriter Error, CancellationTo
         }
         catch (OnnxConvException e)
         {
-            Error.WriteLine($"onnxconv: {e.Message}");
+            Error.WriteLine($"onnxconv: {e.Message.ReplaceLineEndings(" ")}");
             if (verbose) Error.WriteLine(e);
             return (int)e.ExitCode;
         }

@@ -37,6 +37,19 @@ public static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    /// <summary>Where a command writes the model it produces.</summary>
+    public static Option<string?> Output() => new("--output", "-o")
+    {
+        Description = "Path of the model to write.",
+        HelpName = "OUT",
+    };
+
+    /// <summary>Permission to write over the input model; never the default.</summary>
+    public static Option<bool> InPlace() => new("--in-place")
+    {
+        Description = "Overwrite the input model (and write its data file next to it); -o may then be omitted.",
+    };
+
     public static Argument<string> Model(string name = "model", string description = "Path of the ONNX model.") => new(name)
     {
         Description = description,

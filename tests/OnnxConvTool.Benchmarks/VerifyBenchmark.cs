@@ -39,15 +39,18 @@ internal static class VerifyBenchmark
         _ => new VerifyOptions(),
     };
 
-    public static int Run(TextWriter output, int runs)
+    public static int Run(BenchmarkContext context)
     {
+        var output = context.Out;
+        int runs = context.Runs;
         if (SharedData.Root is null)
         {
-            output.WriteLine("../shared/models not found beside the repository");
+            context.Error.WriteLine("../shared/models not found beside the repository");
             return 2;
         }
         output.WriteLine($"verify (3 trials, in-process, load to report) vs bare ORT (2 sessions + 3 runs each); median of {runs} alternating runs after {Warmup} warm-up runs each");
-        output.WriteLine($"{Environment.ProcessorCount} cores; load average at start: {LoadAverage()}");
+        output.Write(MachineInfo.Describe(context.PythonPath));
+        output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine();
         output.WriteLine("| model | verify ms (median) | bare ORT ms (median) | ratio | verify ms (min) | bare ORT ms (min) | ratio of mins |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|");

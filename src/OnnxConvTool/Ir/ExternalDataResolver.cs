@@ -54,19 +54,5 @@ internal sealed class ExternalDataResolver(string modelPath, string baseDirector
 
     private ModelRejectedException Reject(TensorProto tensor, string problem) => new(modelPath, $"tensor '{tensor.Name}' {problem}");
 
-    /// <summary>The path with every symbolic link along it resolved.</summary>
-    internal static string RealPath(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string root = Path.GetPathRoot(full)!;
-        string current = root;
-        foreach (string part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
-        {
-            current = Path.Combine(current, part);
-            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
-            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
-                current = RealPath(target.FullName);
-        }
-        return current;
-    }
+    private static string RealPath(string path) => FilePaths.RealPath(path);
 }

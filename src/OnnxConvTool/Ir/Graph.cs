@@ -45,6 +45,9 @@ public sealed class Graph
     /// <summary>Values this scope defines (inputs, initializers, node outputs).</summary>
     public IEnumerable<Value> Values => _values.Values;
 
+    /// <summary>The scope's name table, for the validator to check that names and values agree.</summary>
+    internal IReadOnlyDictionary<string, Value> NameTable => _values;
+
     public int Depth => Parent is null ? 0 : Parent.Depth + 1;
 
     /// <summary>The value named <paramref name="name"/> in this scope only.</summary>
@@ -66,6 +69,8 @@ public sealed class Graph
 
     internal Value Define(string name)
     {
+        if (name.Length == 0) throw new InvalidOperationException($"a value in graph {Path} needs a name");
+        if (_values.ContainsKey(name)) throw new InvalidOperationException($"value name '{name}' is already defined in graph {Path}");
         var value = new Value(this, name);
         _values.Add(name, value);
         Model.ReserveName(name);
@@ -74,7 +79,9 @@ public sealed class Graph
 
     internal void RenameValue(Value value, string oldName, string newName)
     {
+        if (newName.Length == 0) throw new InvalidOperationException($"value '{oldName}' in graph {Path} cannot have an empty name");
         if (_values.ContainsKey(newName)) throw new InvalidOperationException($"value name '{newName}' is already defined in graph {Path}");
+        if (Parent?.Resolve(newName) is not null) throw new InvalidOperationException($"value name '{newName}' would shadow a value of an enclosing graph of {Path}");
         _values.Remove(oldName);
         _values.Add(newName, value);
         Model.ReserveName(newName);
@@ -84,25 +91,40 @@ public sealed class Graph
     {
         var value = Define(name);
         value.Type = type;
-        _inputs.Add(value);
+        AddInputValue(value);
         return value;
     }
 
-    internal void AddInputValue(Value value) => _inputs.Add(value);
+    internal void AddInputValue(Value value)
+    {
+        _inputs.Add(value);
+        value.IsGraphInput = true;
+    }
 
     /// <summary>The original output records, parallel to <see cref="Outputs"/> (null for outputs added later).</summary>
     internal List<ValueInfoProto?> OutputInfos { get; } = [];
 
-    /// <summary>The original value_info records in file order; written back for names that still exist.</summary>
-    internal List<ValueInfoProto> ValueInfos { get; } = [];
+    /// <summary>
+    /// The original value_info records in file order. A record whose name named a value at load is written
+    /// back while that name still resolves; one that named nothing is kept as it was.
+    /// </summary>
+    internal List<(ValueInfoProto Info, bool NamedAValue)> ValueInfos { get; } = [];
 
     public void AddOutput(Value value)
     {
         _outputs.Add(value);
+        value.GraphOutputSlots++;
         OutputInfos.Add(null);
     }
 
-    public void SetOutput(int index, Value value) => _outputs[index] = value;
+    public void SetOutput(int index, Value value)
+    {
+        var old = _outputs[index];
+        if (ReferenceEquals(old, value)) return;
+        old.GraphOutputSlots--;
+        _outputs[index] = value;
+        value.GraphOutputSlots++;
+    }
 
     /// <summary>Adds <paramref name="tensor"/> as an initializer under a name unique in the model (derived from its name).</summary>
     public Value AddInitializer(Tensor tensor)
@@ -159,17 +181,23 @@ public sealed class Graph
         _nodes.Insert(index, node);
     }
 
-    /// <summary>Removes a node whose outputs are unused and are not graph outputs; refuses otherwise.</summary>
+    /// <summary>
+    /// Removes a node whose outputs nothing reads (no node input, in this graph or any subgraph, and no
+    /// graph-output slot); refuses otherwise. The node's own subgraphs go with it and release what they captured.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An output is still read, or the node is not in this graph.</exception>
     public void RemoveNode(Node node)
     {
+        if (!ReferenceEquals(node.Graph, this) || !_nodes.Contains(node))
+            throw new InvalidOperationException($"node '{node.DisplayName}' is not in graph {Path}");
         foreach (var output in node.Outputs)
         {
             if (output.Uses.Count > 0)
-                throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is still used by '{output.Uses[0].Node.DisplayName}'");
+                throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is still used by '{output.Uses[0].Node.DisplayName}' in graph {output.Uses[0].Node.Graph.Path}");
             if (output.IsGraphOutput)
                 throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is a graph output");
         }
-        if (!_nodes.Remove(node)) throw new InvalidOperationException($"node '{node.DisplayName}' is not in graph {Path}");
+        _nodes.Remove(node);
         DetachRecursively(node);
         foreach (var output in node.Outputs) _values.Remove(output.Name);
     }
@@ -179,22 +207,31 @@ public sealed class Graph
         node.DetachInputs();
         foreach (var list in node.Subgraphs.Values)
             foreach (var sub in list)
+            {
+                foreach (var output in sub._outputs) output.GraphOutputSlots--;
+                sub._outputs.Clear();
+                sub.OutputInfos.Clear();
                 foreach (var inner in sub._nodes)
                     DetachRecursively(inner);
+            }
     }
 
     /// <summary>
     /// Points every use of <paramref name="old"/> (and its graph-output slots) at <paramref name="replacement"/>.
     /// With <paramref name="keepName"/>, the replacement takes over the old name so downstream
-    /// consumers and graph outputs see the same name as before.
+    /// consumers and graph outputs see the same name as before; names that are part of the model's
+    /// interface never move: nothing is renamed when either value is a graph input or the replacement
+    /// was already a graph output.
     /// </summary>
     public void ReplaceAllUsesWith(Value old, Value replacement, bool keepName = true)
     {
+        if (ReferenceEquals(old, replacement)) return;
+        bool replacementWasOutput = replacement.IsGraphOutput;
         foreach (var use in old.Uses.ToArray()) use.Node.SetInput(use.InputIndex, replacement);
         foreach (var g in old.Graph.SelfAndDescendants())
             for (int i = 0; i < g._outputs.Count; i++)
-                if (ReferenceEquals(g._outputs[i], old)) g._outputs[i] = replacement;
-        if (!keepName) return;
+                if (ReferenceEquals(g._outputs[i], old)) g.SetOutput(i, replacement);
+        if (!keepName || old.IsGraphInput || replacement.IsGraphInput || replacementWasOutput) return;
         string name = old.Name;
         var oldType = old.Type;
         old.Name = Model.UniqueName(name + "_replaced");
@@ -202,51 +239,58 @@ public sealed class Graph
         replacement.Type ??= oldType;
     }
 
-    /// <summary>Reorders nodes so every value is defined before use, keeping the existing order where it is already valid.</summary>
-    /// <exception cref="InvalidOperationException">The graph has a cycle.</exception>
+    /// <summary>
+    /// Reorders nodes so every value is defined before use. The order changes as little as possible: nodes
+    /// keep their relative order, and a node listed too late is pulled forward to just before its first
+    /// consumer (so a node appended by a rewrite lands where it is needed). A sorted graph keeps its order.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The graph has a cycle; the order is left unchanged.</exception>
     public void SortTopologically()
     {
         var order = TopologicalOrder(out var cycleNode);
         if (order is null) throw new InvalidOperationException($"graph {Path} has a cycle through node '{cycleNode!.DisplayName}'");
-        _nodes.Clear();
-        _nodes.AddRange(order);
+        SetNodeOrder(order);
     }
 
-    /// <summary>A stable topological order, or null with a node on a cycle.</summary>
+    /// <summary>
+    /// The order <see cref="SortTopologically"/> would use, or null with a node on a cycle. Depth first over
+    /// producers (including those of values the node's subgraphs capture); O(nodes + edges), no recursion.
+    /// </summary>
     public List<Node>? TopologicalOrder(out Node? cycleNode)
     {
-        var position = new Dictionary<Node, int>(_nodes.Count);
-        for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
-        var pending = new int[_nodes.Count];
-        var consumers = new List<int>[_nodes.Count];
-        for (int i = 0; i < _nodes.Count; i++)
+        const byte InProgress = 1, Done = 2;
+        var index = new Dictionary<Node, int>(_nodes.Count);
+        for (int i = 0; i < _nodes.Count; i++) index[_nodes[i]] = i;
+        var state = new byte[_nodes.Count];
+        var result = new List<Node>(_nodes.Count);
+        var stack = new Stack<(int Node, IEnumerator<Node> Producers)>();
+        cycleNode = null;
+        for (int start = 0; start < _nodes.Count; start++)
         {
-            consumers[i] = [];
-        }
-        for (int i = 0; i < _nodes.Count; i++)
-        {
-            foreach (var producer in ProducersInThisGraph(_nodes[i]))
+            if (state[start] == Done) continue;
+            state[start] = InProgress;
+            stack.Push((start, ProducersInThisGraph(_nodes[start]).GetEnumerator()));
+            while (stack.Count > 0)
             {
-                if (!position.TryGetValue(producer, out int p)) continue;
-                pending[i]++;
-                consumers[p].Add(i);
+                var (current, producers) = stack.Peek();
+                if (producers.MoveNext())
+                {
+                    if (!index.TryGetValue(producers.Current, out int p) || state[p] == Done) continue;
+                    if (state[p] == InProgress)
+                    {
+                        cycleNode = _nodes[p];
+                        return null;
+                    }
+                    state[p] = InProgress;
+                    stack.Push((p, ProducersInThisGraph(_nodes[p]).GetEnumerator()));
+                    continue;
+                }
+                stack.Pop();
+                state[current] = Done;
+                result.Add(_nodes[current]);
             }
         }
-        var ready = new PriorityQueue<int, int>();
-        for (int i = 0; i < _nodes.Count; i++)
-            if (pending[i] == 0) ready.Enqueue(i, i);
-        var result = new List<Node>(_nodes.Count);
-        while (ready.TryDequeue(out int i, out _))
-        {
-            result.Add(_nodes[i]);
-            foreach (int c in consumers[i])
-                if (--pending[c] == 0) ready.Enqueue(c, c);
-        }
-        cycleNode = null;
-        if (result.Count == _nodes.Count) return result;
-        for (int i = 0; i < _nodes.Count; i++)
-            if (pending[i] > 0) { cycleNode = _nodes[i]; break; }
-        return null;
+        return result;
     }
 
     /// <summary>Producers in this graph of the node's inputs, including values its subgraphs capture.</summary>
@@ -289,6 +333,19 @@ public sealed class Graph
     }
 
     internal void AddNodeFromReader(Node node) => _nodes.Add(node);
+
+    /// <summary>Replaces the node order with <paramref name="order"/>, a permutation of the current nodes.</summary>
+    internal void SetNodeOrder(List<Node> order)
+    {
+        if (order.Count != _nodes.Count) throw new InvalidOperationException($"new node order of graph {Path} has {order.Count} nodes, not {_nodes.Count}");
+        for (int i = 0; i < order.Count; i++)
+            if (!ReferenceEquals(order[i], _nodes[i]))
+            {
+                _nodes.Clear();
+                _nodes.AddRange(order);
+                return;
+            }
+    }
 
     public override string ToString() => Path;
 }

@@ -43,13 +43,17 @@ public sealed class Model
 
     public IEnumerable<Node> AllNodes() => AllGraphs().SelectMany(g => g.Nodes);
 
-    internal void ReserveName(string name) => _names.Add(name);
+    internal void ReserveName(string name)
+    {
+        if (name.Length > 0) _names.Add(name);
+    }
 
     public bool IsNameTaken(string name) => _names.Contains(name);
 
     /// <summary>A value or node name not used anywhere in the model, derived from <paramref name="hint"/>.</summary>
     public string UniqueName(string hint)
     {
+        if (hint.Length == 0) hint = "unnamed";
         if (_names.Add(hint)) return hint;
         int counter = _nameCounters.GetValueOrDefault(hint);
         string candidate;

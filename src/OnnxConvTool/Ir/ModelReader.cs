@@ -14,15 +14,26 @@ public static class ModelReader
     /// <summary>Message nesting the parser allows: room for <see cref="MaxSubgraphDepth"/> levels of graph→node→attribute plus types.</summary>
     private const int ProtobufRecursionLimit = 8 * MaxSubgraphDepth + 64;
 
+    /// <summary>
+    /// Files from this size up are parsed from a read-only memory mapping, and their large weights stay in
+    /// the file (mapped, read on demand, never copied) until the process exits. Smaller files are read whole.
+    /// </summary>
+    public const long MappedLoadThreshold = 64L << 20;
+
     /// <summary>Loads and validates the model at <paramref name="path"/>.</summary>
-    public static Model Load(string path)
+    public static Model Load(string path) => Load(path, MappedLoadThreshold);
+
+    /// <summary>Load with another threshold for mapping, so tests can exercise both paths with small files.</summary>
+    internal static Model Load(string path, long mappedLoadThreshold)
     {
-        var proto = ParseFile(path);
+        var proto = ParseFile(path, mappedLoadThreshold);
         return Build(proto, path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
     }
 
     /// <summary>Parses the file as a ModelProto and checks it is one (not an empty file or another message).</summary>
-    public static ModelProto ParseFile(string path)
+    public static ModelProto ParseFile(string path) => ParseFile(path, MappedLoadThreshold);
+
+    private static ModelProto ParseFile(string path, long mappedLoadThreshold)
     {
         FileInfo info;
         try
@@ -33,9 +44,38 @@ public static class ModelReader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new ModelRejectedException(path, e.Message, e);
+            throw new ModelRejectedException(path, e.Message.ReplaceLineEndings(" "), e);
         }
         if (info.Length == 0) throw new ModelRejectedException(path, "file is empty");
+        var proto = info.Length >= mappedLoadThreshold && !OperatingSystem.IsWindows() ? TryParseMapped(path) : null;
+        proto ??= ParseStream(path);
+        CheckIsModel(path, proto);
+        return proto;
+    }
+
+    /// <summary>
+    /// The model with large tensor payloads pointing into a read-only mapping of the file (see
+    /// <see cref="TensorPayloads"/>), or null to fall back to the ordinary parser. Windows is left out
+    /// because a mapped file cannot be replaced there, which an in-place save must do.
+    /// </summary>
+    private static ModelProto? TryParseMapped(string path)
+    {
+        MappedModelFile file;
+        try
+        {
+            file = MappedModelFile.Open(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var proto = TensorPayloads.TryParse(file, ProtobufRecursionLimit, out int payloads);
+        if (proto is null || payloads == 0) ((IDisposable)file).Dispose();
+        return proto;
+    }
+
+    private static ModelProto ParseStream(string path)
+    {
         ModelProto proto;
         try
         {
@@ -46,20 +86,19 @@ public static class ModelReader
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new ModelRejectedException(path, $"not a valid ONNX protobuf ({Describe(e)})", e);
+            throw new ModelRejectedException(path, Describe(e), e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelRejectedException(path, $"cannot be read: {e.Message}", e);
+            throw new ModelRejectedException(path, $"cannot be read: {e.Message.ReplaceLineEndings(" ")}", e);
         }
-        CheckIsModel(path, proto);
         return proto;
     }
 
     private static string Describe(InvalidProtocolBufferException e) =>
-        e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? "the file is truncated"
-        : e.Message.Contains("recursion", StringComparison.OrdinalIgnoreCase) ? "nesting is too deep"
-        : e.Message.TrimEnd('.');
+        e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? "not a complete ONNX model: the file is truncated"
+        : e.Message.Contains("recursion", StringComparison.OrdinalIgnoreCase) ? $"messages are nested too deeply to parse (subgraph nesting is limited to {MaxSubgraphDepth} levels)"
+        : $"not an ONNX model: the protobuf does not parse ({e.Message.ReplaceLineEndings(" ").TrimEnd('.')})";
 
     private static void CheckIsModel(string path, ModelProto proto)
     {
@@ -79,10 +118,32 @@ public static class ModelReader
         var graphProto = proto.Graph;
         proto.Graph = null;
         var model = new Model(proto, path);
+        ReserveNames(model, graphProto, depth: 0);
         var context = new BuildContext(model, path, baseDirectory);
         model.Graph = context.BuildGraph(graphProto, parent: null, owner: null, "main");
         GraphValidator.ThrowIfInvalid(model, path);
         return model;
+    }
+
+    /// <summary>
+    /// Reserves every name the file uses, in all graphs, before any is generated, so a made-up name
+    /// (for an omitted output) can never collide with one defined later in the file or in a subgraph.
+    /// </summary>
+    private static void ReserveNames(Model model, GraphProto graph, int depth)
+    {
+        if (depth > MaxSubgraphDepth) return;
+        foreach (var input in graph.Input) model.ReserveName(input.Name);
+        foreach (var initializer in graph.Initializer) model.ReserveName(initializer.Name);
+        foreach (var node in graph.Node)
+        {
+            model.ReserveName(node.Name);
+            foreach (string output in node.Output) model.ReserveName(output);
+            foreach (var attribute in node.Attribute)
+            {
+                if (attribute.G is not null) ReserveNames(model, attribute.G, depth + 1);
+                foreach (var sub in attribute.Graphs) ReserveNames(model, sub, depth + 1);
+            }
+        }
     }
 
     private sealed class BuildContext(Model model, string path, string baseDirectory)
@@ -154,7 +215,9 @@ public static class ModelReader
                 {
                     if (outputName.Length == 0)
                     {
-                        node.AddOutput(graph.Define(model.UniqueName($"{node.DisplayName}_unused_output")));
+                        var omitted = graph.Define(model.UniqueName($"{node.DisplayName}_omitted_output"));
+                        omitted.IsOmittedOutput = true;
+                        node.AddOutput(omitted);
                         continue;
                     }
                     if (graph.Find(outputName) is not null)
@@ -201,12 +264,18 @@ public static class ModelReader
 
             foreach (var info in valueInfo)
             {
-                graph.ValueInfos.Add(info);
-                if (graph.Find(info.Name ?? "") is { } value && !value.IsGraphInput) value.Type ??= info.Type;
+                var value = graph.Resolve(info.Name ?? "");
+                graph.ValueInfos.Add((info, value is not null));
+                if (value is not null && ReferenceEquals(value.Graph, graph) && !value.IsGraphInput) value.Type ??= info.Type;
             }
 
-            if (graph.TopologicalOrder(out var cycleNode) is null)
-                throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
+            foreach (var value in graph.Values) value.LoadedType = value.Type;
+
+            // ONNX requires topological order; a file that lists nodes out of order but has no cycle is
+            // sorted rather than refused, as ONNX Runtime does. A sorted file keeps its order.
+            var order = graph.TopologicalOrder(out var cycleNode)
+                ?? throw Reject($"graph {graphPath} has a cycle through node '{cycleNode!.DisplayName}'");
+            graph.SetNodeOrder(order);
             return graph;
         }
 

@@ -23,59 +23,73 @@ public sealed record SaveOptions
 
     /// <summary>Data file name next to the model; defaults to the model's file name plus ".data".</summary>
     public string? DataFileName { get; init; }
+
+    /// <summary>Allows the target to be the model's own source file (the CLI's <c>--in-place</c>).</summary>
+    public bool AllowOverwritingInput { get; init; }
+
+    /// <summary>Largest model written inline; tests lower it to exercise the switch to external data without writing 2 GiB.</summary>
+    internal long InlineLimit { get; init; } = ModelWriter.ProtobufLimit;
 }
 
-/// <summary>Writes the IR back to an ONNX file atomically (temp file in the target folder, then rename).</summary>
+/// <summary>What a save wrote: the model file, and the data file when tensors went to external data.</summary>
+public sealed record SaveResult(string ModelPath, long ModelBytes, string? DataPath, long DataBytes, int InlineTensors, int ExternalTensors);
+
+/// <summary>
+/// Writes the IR back to an ONNX file atomically: model and data go to temp files in the target folder and
+/// are renamed into place only when complete, so a failure leaves no partial output and no temp files.
+/// </summary>
 public static class ModelWriter
 {
     /// <summary>Largest protobuf message that can be serialised (2 GiB less a safety margin).</summary>
     public const long ProtobufLimit = int.MaxValue - (16L << 20);
 
-    public static void Save(Model model, string path, SaveOptions? options = null)
+    /// <exception cref="OutputNotWrittenException">The folder is missing or unwritable, or the model is too large inline.</exception>
+    /// <exception cref="OnnxConvException">Usage error: the target would overwrite the input model or its external data.</exception>
+    public static SaveResult Save(Model model, string path, SaveOptions? options = null)
     {
         options ??= new SaveOptions();
         string fullPath = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(fullPath)!;
         if (!Directory.Exists(directory)) throw new OutputNotWrittenException($"{path}: folder '{directory}' does not exist");
         string dataFileName = options.DataFileName ?? Path.GetFileName(fullPath) + ".data";
-
-        var mode = options.ExternalData;
-        if (mode == ExternalDataMode.Keep && EstimateInlineSize(model) > ProtobufLimit) mode = ExternalDataMode.External;
-        if (mode == ExternalDataMode.Inline && EstimateInlineSize(model, includeExternal: true) > ProtobufLimit)
-            throw new OutputNotWrittenException($"{path}: the weights exceed the 2 GiB protobuf limit; save them as external data");
-
         string dataPath = Path.Combine(directory, dataFileName);
+
+        var mode = ChooseMode(model, options, path);
+        var emitter = new ProtoEmitter(mode, options.ExternalThreshold, dataFileName);
+        bool writesData = emitter.WillWriteExternal(model);
+        CheckNotOverwritingInput(model, path, fullPath, writesData ? dataPath : null, options.AllowOverwritingInput);
+
         string? tempData = null;
         string tempModel = TempPathBeside(fullPath);
+        long dataBytes = 0;
         try
         {
-            var emitter = new ProtoEmitter(mode, options.ExternalThreshold, dataFileName);
             ModelProto proto;
-            if (emitter.WillWriteExternal(model))
+            if (writesData)
             {
                 tempData = TempPathBeside(dataPath);
                 using var dataStream = new FileStream(tempData, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
                 emitter.DataStream = dataStream;
                 proto = emitter.EmitModel(model);
-                dataStream.Flush(flushToDisk: true);
+                dataBytes = dataStream.Length;
             }
             else
             {
                 proto = emitter.EmitModel(model);
             }
-            if (proto.CalculateSize() > ProtobufLimit || proto.CalculateSize() < 0)
+            int size = proto.CalculateSize();
+            if (size < 0 || size > options.InlineLimit)
                 throw new OutputNotWrittenException($"{path}: the model exceeds the 2 GiB protobuf limit; save its weights as external data");
             using (var modelStream = new FileStream(tempModel, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                proto.WriteTo(modelStream);
-                modelStream.Flush(flushToDisk: true);
+                TensorPayloads.WriteTo(proto, modelStream);
             }
-            if (tempData is not null) File.Move(tempData, dataPath, overwrite: true);
-            File.Move(tempModel, fullPath, overwrite: true);
+            MoveIntoPlace(tempModel, fullPath, tempData, dataPath);
+            return new SaveResult(fullPath, size, writesData ? dataPath : null, dataBytes, emitter.InlineTensors, emitter.ExternalTensors);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputNotWrittenException($"{path}: {e.Message}", e);
+            throw new OutputNotWrittenException($"{path}: {e.Message.ReplaceLineEndings(" ")}", e);
         }
         finally
         {
@@ -84,22 +98,76 @@ public static class ModelWriter
         }
     }
 
-    /// <summary>Serialises the model to bytes (inline data only), for handing to a runtime in memory.</summary>
-    public static byte[] ToBytes(Model model)
+    /// <summary>
+    /// Renames the finished temp files over the targets, data first so the new model never points at old data.
+    /// When the model cannot be renamed, the data file is put back as it was, so a failure leaves no trace.
+    /// </summary>
+    private static void MoveIntoPlace(string tempModel, string modelPath, string? tempData, string dataPath)
     {
-        var emitter = new ProtoEmitter(ExternalDataMode.Inline, long.MaxValue, "");
-        return emitter.EmitModel(model).ToByteArray();
+        if (tempData is null)
+        {
+            File.Move(tempModel, modelPath, overwrite: true);
+            return;
+        }
+        string? previousData = File.Exists(dataPath) ? TempPathBeside(dataPath) : null;
+        if (previousData is not null) File.Move(dataPath, previousData);
+        try
+        {
+            File.Move(tempData, dataPath);
+            File.Move(tempModel, modelPath, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(dataPath);
+            if (previousData is not null) File.Move(previousData, dataPath);
+            throw;
+        }
+        if (previousData is not null) TryDelete(previousData);
     }
 
-    /// <summary>The model as a ModelProto with all data inline (external tensors are read in).</summary>
+    /// <summary>Serialises the model to bytes (inline data only), for handing to a runtime in memory.</summary>
+    public static byte[] ToBytes(Model model) => ToProto(model).ToByteArray();
+
+    /// <summary>
+    /// The model as a ModelProto with all data inline (external tensors are read in). The result shares
+    /// unchanged tensor and attribute protos with the model: serialise it, do not modify it.
+    /// </summary>
     public static ModelProto ToProto(Model model) => new ProtoEmitter(ExternalDataMode.Inline, long.MaxValue, "").EmitModel(model);
 
-    private static long EstimateInlineSize(Model model, bool includeExternal = false)
+    /// <summary>The placement actually used: Keep turns into External when the inline model would pass the limit.</summary>
+    internal static ExternalDataMode ChooseMode(Model model, SaveOptions options, string path)
+    {
+        switch (options.ExternalData)
+        {
+            case ExternalDataMode.Keep when InlineTensorBytes(model, includeExternal: false) > options.InlineLimit:
+                return ExternalDataMode.External;
+            case ExternalDataMode.Inline when InlineTensorBytes(model, includeExternal: true) > options.InlineLimit:
+                throw new OutputNotWrittenException($"{path}: the weights exceed the 2 GiB protobuf limit; save them as external data");
+            default:
+                return options.ExternalData;
+        }
+    }
+
+    private static long InlineTensorBytes(Model model, bool includeExternal)
     {
         long total = 0;
         foreach (var tensor in AllTensors(model))
             if (includeExternal || tensor.External is null) total += Math.Max(0, tensor.ByteCount);
         return total;
+    }
+
+    /// <summary>Refuses a target that is the input model (unless allowed) or one of the input's external data files.</summary>
+    private static void CheckNotOverwritingInput(Model model, string path, string fullPath, string? dataPath, bool allowOverwritingInput)
+    {
+        string target = FilePaths.RealPath(fullPath);
+        bool isInput = model.SourcePath is not null && target == FilePaths.RealPath(model.SourcePath);
+        if (isInput && !allowOverwritingInput)
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: refusing to overwrite the input model (use --in-place to allow it)");
+        var inputDataFiles = AllTensors(model).Where(t => t.External is not null).Select(t => t.External!.FullPath).ToHashSet(StringComparer.Ordinal);
+        if (inputDataFiles.Contains(target))
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: refusing to overwrite the input model's external data file");
+        if (!isInput && dataPath is not null && inputDataFiles.Contains(FilePaths.RealPath(dataPath)))
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: its data file '{Path.GetFileName(dataPath)}' would overwrite the input model's external data; choose another output name");
     }
 
     internal static IEnumerable<Tensor> AllTensors(Model model)
@@ -130,6 +198,8 @@ public static class ModelWriter
     private sealed class ProtoEmitter(ExternalDataMode mode, long threshold, string dataFileName)
     {
         public Stream? DataStream { get; set; }
+        public int InlineTensors { get; private set; }
+        public int ExternalTensors { get; private set; }
 
         public bool WillWriteExternal(Model model) => AllTensors(model).Any(GoesExternal);
 
@@ -154,21 +224,29 @@ public static class ModelWriter
             foreach (var value in graph.Initializers) proto.Initializer.Add(EmitTensor(value.Initializer!));
             foreach (var value in graph.Inputs) proto.Input.Add(EmitValueInfo(value, value.Info));
             for (int i = 0; i < graph.Outputs.Count; i++) proto.Output.Add(EmitValueInfo(graph.Outputs[i], graph.OutputInfos[i]));
-            foreach (var info in graph.ValueInfos)
+            foreach (var (info, namedAValue) in graph.ValueInfos)
             {
-                if (graph.Find(info.Name) is not { } value) continue;
-                proto.ValueInfo.Add(ReferenceEquals(value.Type, info.Type) || value.Type is null ? info : EmitValueInfo(value, info));
+                var value = graph.Resolve(info.Name);
+                if (!namedAValue)
+                {
+                    if (value is null) proto.ValueInfo.Add(info);
+                    continue;
+                }
+                if (value is null) continue;
+                proto.ValueInfo.Add(ReferenceEquals(value.Graph, graph) ? EmitValueInfo(value, info) : info);
             }
             return proto;
         }
 
+        /// <summary>The value's record: the original untouched while name and type are as loaded, else a copy brought up to date.</summary>
         private static ValueInfoProto EmitValueInfo(Value value, ValueInfoProto? original)
         {
-            if (original is not null && original.Name == value.Name && (value.Type is null || ReferenceEquals(original.Type, value.Type)))
-                return original;
-            var info = original?.Clone() ?? new ValueInfoProto();
+            if (original is null) return new ValueInfoProto { Name = value.Name, Type = value.Type?.Clone() };
+            bool typeUnchanged = value.Type is null || ReferenceEquals(value.Type, value.LoadedType) || value.Type.Equals(original.Type);
+            if (original.Name == value.Name && typeUnchanged) return original;
+            var info = original.Clone();
             info.Name = value.Name;
-            if (value.Type is not null) info.Type = value.Type.Clone();
+            if (!typeUnchanged) info.Type = value.Type!.Clone();
             return info;
         }
 
@@ -176,9 +254,12 @@ public static class ModelWriter
         {
             var proto = node.Proto.Clone();
             foreach (var input in node.Inputs) proto.Input.Add(input?.Name ?? "");
-            foreach (var output in node.Outputs) proto.Output.Add(output.Name);
-            foreach (var attribute in proto.Attribute)
+            foreach (var output in node.Outputs) proto.Output.Add(output.IsOmittedOutput && output.IsUnused ? "" : output.Name);
+            var model = node.Graph.Model;
+            for (int i = 0; i < proto.Attribute.Count; i++)
             {
+                var original = node.Proto.Attribute[i];
+                var attribute = proto.Attribute[i];
                 if (node.Subgraphs.TryGetValue(attribute.Name, out var graphs))
                 {
                     if (attribute.Type == AttributeProto.Types.AttributeType.Graphs)
@@ -186,47 +267,49 @@ public static class ModelWriter
                     else
                         attribute.G = EmitGraph(graphs[0]);
                 }
-                if (attribute.T is not null) attribute.T = EmitAttributeTensor(node, attribute.Name, attribute.T);
-                for (int i = 0; i < attribute.Tensors.Count; i++) attribute.Tensors[i] = EmitAttributeTensor(node, attribute.Name, attribute.Tensors[i]);
+                if (original.T is not null) attribute.T = EmitTensor(new Tensor(original.T, model.ExternalDataOf(original.T)));
+                for (int j = 0; j < original.Tensors.Count; j++)
+                    attribute.Tensors[j] = EmitTensor(new Tensor(original.Tensors[j], model.ExternalDataOf(original.Tensors[j])));
             }
             return proto;
-        }
-
-        private TensorProto EmitAttributeTensor(Node node, string attributeName, TensorProto cloned)
-        {
-            var original = node.Proto.Attribute.First(a => a.Name == attributeName);
-            var source = original.T is not null && original.T.Equals(cloned) ? original.T : cloned;
-            return EmitTensor(new Tensor(cloned, node.Graph.Model.ExternalDataOf(source)));
         }
 
         private TensorProto EmitTensor(Tensor tensor)
         {
             if (GoesExternal(tensor))
             {
+                ExternalTensors++;
                 var stream = DataStream ?? throw new InvalidOperationException("no data stream for external tensors");
                 long offset = stream.Position;
                 tensor.CopyRawBytesTo(stream);
                 long length = stream.Position - offset;
-                var proto = StripData(tensor.Proto);
+                var proto = WithoutData(tensor.Proto);
                 proto.DataLocation = TensorProto.Types.DataLocation.External;
                 proto.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = dataFileName });
                 proto.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 proto.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 return proto;
             }
+            InlineTensors++;
             if (tensor.External is null) return tensor.Proto;
-            var inline = StripData(tensor.Proto);
+            var inline = WithoutData(tensor.Proto);
             inline.RawData = UnsafeByteOperations.UnsafeWrap(tensor.GetRawBytes());
             return inline;
         }
 
-        private static TensorProto StripData(TensorProto source)
+        /// <summary>A copy of the tensor's metadata (name, type, dims, doc, unknown fields) with every data field cleared.</summary>
+        private static TensorProto WithoutData(TensorProto source)
         {
-            var proto = new TensorProto { DataType = source.DataType, Name = source.Name };
-            proto.Dims.AddRange(source.Dims);
-            if (source.HasDocString) proto.DocString = source.DocString;
-            if (source.Segment is not null) proto.Segment = source.Segment.Clone();
-            proto.MetadataProps.AddRange(source.MetadataProps.Select(m => m.Clone()));
+            var proto = source.Clone();
+            proto.ClearRawData();
+            proto.FloatData.Clear();
+            proto.Int32Data.Clear();
+            proto.StringData.Clear();
+            proto.Int64Data.Clear();
+            proto.DoubleData.Clear();
+            proto.Uint64Data.Clear();
+            proto.ExternalData.Clear();
+            proto.ClearDataLocation();
             return proto;
         }
     }

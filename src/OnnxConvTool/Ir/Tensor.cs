@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
@@ -48,6 +49,16 @@ public sealed class Tensor
         foreach (long d in Proto.Dims)
             if (d < 0) return $"tensor '{Name}' has a negative dimension {d}";
         if (ElementType == DataType.Undefined) return $"tensor '{Name}' has no data_type";
+        if (!Proto.Dims.Contains(0))
+        {
+            // Room for 16 bytes per element (complex128), so no byte count below can overflow.
+            long limit = long.MaxValue / 16, product = 1;
+            foreach (long d in Proto.Dims)
+            {
+                if (product > limit / d) return $"tensor '{Name}' has dims {FormatDims()} whose element count overflows";
+                product *= d;
+            }
+        }
         long count = ElementCount;
         if (External is not null)
         {
@@ -97,22 +108,42 @@ public sealed class Tensor
         return EncodeTypedFields();
     }
 
-    /// <summary>Writes the raw bytes to <paramref name="destination"/> without holding a second copy of large external data.</summary>
+    /// <summary>
+    /// Writes the raw bytes to <paramref name="destination"/> without holding a second copy of large data:
+    /// external data and payloads mapped from the model file go file to file (in the kernel on Linux).
+    /// </summary>
     public void CopyRawBytesTo(Stream destination)
     {
         if (External is not null)
         {
-            using var source = new FileStream(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            source.Seek(External.Offset, SeekOrigin.Begin);
-            var buffer = new byte[1 << 20];
-            long remaining = External.Length;
-            while (remaining > 0)
+            using var source = new FileStream(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            if (destination is FileStream file)
             {
-                int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
-                if (read == 0) throw new IOException($"external data of tensor '{Name}' ended early in {External.FullPath}");
-                destination.Write(buffer, 0, read);
-                remaining -= read;
+                FileRanges.Copy(source, External.Offset, External.Length, file, fallback: null);
+                return;
             }
+            var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                source.Seek(External.Offset, SeekOrigin.Begin);
+                long remaining = External.Length;
+                while (remaining > 0)
+                {
+                    int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+                    if (read == 0) throw new IOException($"external data of tensor '{Name}' ended early in {External.FullPath}");
+                    destination.Write(buffer, 0, read);
+                    remaining -= read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            return;
+        }
+        if (destination is FileStream output && Proto.HasRawData && MappedModelFile.TryGetRange(Proto.RawData, out var mapped, out long offset, out int length))
+        {
+            FileRanges.Copy(mapped.File, offset, length, output, () => mapped.Bytes.Slice((int)offset, length));
             return;
         }
         destination.Write(GetRawBytes().Span);

@@ -45,11 +45,35 @@ public sealed class Value
     /// <summary>Declared type and shape (from graph inputs/outputs or value_info), if any.</summary>
     public TypeProto? Type { get; set; }
 
+    /// <summary>
+    /// The type <see cref="Type"/> held right after loading. While it still holds it, every record that named
+    /// the value (input, output, value_info) is written back as it was, each with its own type.
+    /// </summary>
+    internal TypeProto? LoadedType { get; set; }
+
     /// <summary>The original graph-input record (keeps its doc string and metadata on save).</summary>
     internal ValueInfoProto? Info { get; set; }
 
-    public bool IsGraphInput => Graph.Inputs.Contains(this);
-    public bool IsGraphOutput => Graph.Outputs.Contains(this);
+    public bool IsGraphInput { get; internal set; }
+
+    /// <summary>
+    /// True when some graph lists this value among its outputs: its own graph, or a subgraph that
+    /// returns the captured outer value directly. Either way the value must keep existing under its name.
+    /// </summary>
+    public bool IsGraphOutput => GraphOutputSlots > 0;
+
+    /// <summary>How many graph-output slots (in this value's graph or any subgraph) hold this value.</summary>
+    internal int GraphOutputSlots { get; set; }
+
+    /// <summary>
+    /// A value the loader made up for an omitted optional output (an empty name in ONNX); it is written
+    /// back as an empty name while nothing uses it.
+    /// </summary>
+    internal bool IsOmittedOutput { get; set; }
+
+    /// <summary>True while nothing reads the value: no node input and no graph-output slot.</summary>
+    public bool IsUnused => _uses.Count == 0 && GraphOutputSlots == 0;
+
     public bool IsInitializer => Initializer is not null;
 
     /// <summary>True for an initializer that no graph input can override.</summary>

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using OnnxConvTool.Ir;
+
+namespace OnnxConvTool.Cli.Commands;
+
+/// <summary>
+/// <c>onnxconv convert IN -o OUT [--external-data [--threshold BYTES]] [--inline] [--in-place]</c>: load and
+/// save, moving weights into or out of external data; nothing else in the model changes.
+/// </summary>
+public static class ConvertCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var input = CommonOptions.Model("input", "Path of the ONNX model to read.");
+        var output = new ModelOutputOptions();
+        var command = new Command("convert", "Load and save a model, moving weights into or out of external data files; rewrites nothing else.")
+        {
+            input, CommonOptions.Verbose,
+        };
+        output.AddTo(command);
+        command.SetAction(parse => context.Execute(parse, () =>
+        {
+            string inputPath = parse.GetValue(input)!;
+            var target = output.Resolve(parse, inputPath);
+            var model = ModelReader.Load(inputPath);
+            context.Cancellation.ThrowIfCancellationRequested();
+            var saved = ModelWriter.Save(model, target.Path, target.SaveOptions);
+            ReportOutput.Write(context, null, Describe(target.Path, saved));
+            return (int)ExitCode.Ok;
+        }));
+        return command;
+    }
+
+    private static string Describe(string path, SaveResult saved)
+    {
+        string text = $"wrote {path}: {saved.ModelBytes} bytes, {saved.InlineTensors} tensors inline";
+        if (saved.DataPath is not null)
+            text += $"; {Path.GetFileName(saved.DataPath)}: {saved.DataBytes} bytes, {saved.ExternalTensors} tensors";
+        return text + "\n";
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace OnnxConvTool.Benchmarks;
+
+/// <summary>One whole-process run: wall-clock time from spawn to exit (start-up included) and peak resident memory.</summary>
+internal sealed record ProcessRun(TimeSpan Wall, long PeakRssBytes, int ExitCode, string Stderr);
+
+internal static class ProcessMeasurement
+{
+    private const string GnuTime = "/usr/bin/time";
+
+    /// <summary>
+    /// Runs <paramref name="file"/> with <paramref name="arguments"/>. Peak RSS comes from GNU time's %M (the
+    /// kernel's ru_maxrss for the child) when /usr/bin/time exists, else from polling VmHWM in /proc.
+    /// </summary>
+    public static ProcessRun Run(string file, IReadOnlyList<string> arguments)
+    {
+        string? timeFile = File.Exists(GnuTime) ? Path.GetTempFileName() : null;
+        var start = new ProcessStartInfo(timeFile is null ? file : GnuTime)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (timeFile is not null)
+        {
+            foreach (string a in new[] { "-f", "%M", "-o", timeFile, file }) start.ArgumentList.Add(a);
+        }
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        long polledPeak = 0;
+        if (timeFile is null)
+        {
+            while (!process.WaitForExit(5)) polledPeak = Math.Max(polledPeak, ReadHighWaterMark(process.Id));
+        }
+        process.WaitForExit();
+        clock.Stop();
+        long peak = polledPeak;
+        if (timeFile is not null)
+        {
+            string text = File.ReadAllText(timeFile).Trim();
+            File.Delete(timeFile);
+            peak = long.TryParse(text.Split('\n')[^1], out long kib) ? kib * 1024 : -1;
+        }
+        _ = stdout.Result;
+        return new ProcessRun(clock.Elapsed, peak, process.ExitCode, stderr.Result);
+    }
+
+    private static long ReadHighWaterMark(int pid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return 0;
+    }
+}
