@@ -94,7 +94,7 @@ internal static partial class OrtRuntime
         using var options = CreateOptions(settings);
         try
         {
-            if (InlineByteCount(model) > ModelWriter.ProtobufLimit)
+            if (InlineByteCount(model) > InlineLimit)
                 return CreateFromTemporaryFile(extraOutputs is { Count: > 0 } ? ModelCopies.WithExtraOutputs(model, extraOutputs) : model, options);
             var proto = ModelWriter.ToProto(model);
             foreach (string name in extraOutputs ?? [])
@@ -107,22 +107,15 @@ internal static partial class OrtRuntime
         }
     }
 
-    /// <summary>A session straight from a file (ORT reads external data itself); used by baselines and benchmarks.</summary>
-    public static InferenceSession CreateSession(string path, SessionSettings settings, string label)
-    {
-        using var options = CreateOptions(settings);
-        try
-        {
-            return new InferenceSession(path, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new RuntimeFailure($"ONNX Runtime cannot load {label}: {FirstLine(e.Message)}", e);
-        }
-    }
+    /// <summary>Weights (bytes) above which a model reaches ORT through a file with external data; lowered by tests.</summary>
+    internal static long InlineLimit { get; set; } = ModelWriter.ProtobufLimit;
+
+    /// <summary>Sessions created through a temporary file so far (for tests).</summary>
+    internal static int TemporaryFileSessions;
 
     private static InferenceSession CreateFromTemporaryFile(Model model, SessionOptions options)
     {
+        Interlocked.Increment(ref TemporaryFileSessions);
         string folder = Path.Combine(Path.GetTempPath(), "onnxconv-verify-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         try

@@ -262,3 +262,30 @@ public sealed class EquivalenceCheckerTests
         Assert.Contains("result: different", report.RenderText());
     }
 }
+
+/// <summary>Models past the 2 GiB protobuf limit reach ONNX Runtime through a temporary file with external data.</summary>
+[Collection(nameof(LargeModelPathTests))]
+public sealed class LargeModelPathTests
+{
+    [Fact]
+    public void ModelsGoThroughExternalDataFilesPastTheInlineLimit()
+    {
+        long saved = OrtRuntime.InlineLimit;
+        OrtRuntime.InlineLimit = 0;
+        int before = OrtRuntime.TemporaryFileSessions;
+        try
+        {
+            var saturated = SmallModels.ConvNet(twoOutputs: true);
+            var same = EquivalenceChecker.Verify(saturated.Ir(), SmallModels.ConvNet(twoOutputs: true).Ir(), new VerifyOptions { Trials = 1 });
+            Assert.True(same.Equivalent, same.RenderText());
+            Assert.Single(same.Trials[0].PreActivations);
+            var different = EquivalenceChecker.Verify(saturated.Ir(), SmallModels.ConvNet(twoOutputs: true).Perturb("conv.weight", 1e-3).Ir(), new VerifyOptions { Trials = 1 });
+            Assert.Equal(ExitCode.VerificationFoundDifference, different.ExitCode);
+            Assert.True(OrtRuntime.TemporaryFileSessions - before >= 4);
+        }
+        finally
+        {
+            OrtRuntime.InlineLimit = saved;
+        }
+    }
+}
