@@ -39,7 +39,10 @@ public static class OnnxConvCli
     {
         var root = new RootCommand("onnxconv: find, audit, rewrite and verify 1x1 convolutions in ONNX models.");
         root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(AuditCommand.Create(context));
         root.Subcommands.Add(ConvertCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
+        root.Subcommands.Add(BenchCommand.Create(context));
         return root;
     }
 }

@@ -10,6 +10,7 @@ internal static class BenchmarkHost
     private static readonly Dictionary<string, (string Description, Func<BenchmarkContext, int> Run)> Benchmarks = new(StringComparer.Ordinal)
     {
         ["convert"] = ("onnxconv convert vs python3 onnx.save(onnx.load()) on a 0.5 GB model of 32 chained 2048→2048 1x1 convs", ConvertBenchmark.Run),
+        ["verify"] = (VerifyBenchmark.Description, VerifyBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

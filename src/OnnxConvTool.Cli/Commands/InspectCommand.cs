@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
 
 namespace OnnxConvTool.Cli.Commands;
@@ -17,8 +18,9 @@ public static class InspectCommand
         };
         command.SetAction(parse => context.Execute(parse, () =>
         {
-            var loaded = ModelReader.Load(parse.GetValue(model)!);
-            var text = $"producer: {loaded.Producer}\nir_version: {loaded.IrVersion}\nopset: {loaded.OnnxOpset}\nnodes: {loaded.AllNodes().Count()}\n";
+            string path = parse.GetValue(model)!;
+            var inspection = ModelInspection.Of(ModelReader.Load(path), path);
+            string text = parse.GetValue(format) == OutputFormat.Json ? AuditJson.Serialize(inspection) : inspection.ToText();
             ReportOutput.Write(context, parse.GetValue(report), text);
             return (int)ExitCode.Ok;
         }));

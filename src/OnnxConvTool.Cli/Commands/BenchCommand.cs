@@ -1,0 +1,73 @@
+using System.CommandLine;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Verification;
+
+namespace OnnxConvTool.Cli.Commands;
+
+/// <summary>
+/// <c>onnxconv bench MODEL [MODEL2]</c>: latency (min/median/p90) of one or two models under chosen
+/// ORT settings on the same inputs, and which of the two is faster according to the numbers.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = CommonOptions.Model("model", "The model to time (MODEL1).");
+        var second = new Argument<string?>("model2")
+        {
+            Description = "A second model (e.g. the rewritten copy) timed on the same inputs; the report gives MODEL2/MODEL1.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var optimization = new Option<OptimizationLevel>("--opt")
+        {
+            Description = "ONNX Runtime graph optimisation level: none, basic, extended or all.",
+            DefaultValueFactory = _ => OptimizationLevel.All,
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Intra-op threads (0 lets ONNX Runtime choose).",
+            DefaultValueFactory = _ => 1,
+        };
+        var runs = new Option<int>("--runs")
+        {
+            Description = "Timed runs per model.",
+            DefaultValueFactory = _ => 50,
+        };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Untimed warm-up runs per model.",
+            DefaultValueFactory = _ => 5,
+        };
+        var inputs = new VerifyCliOptions();
+        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var report = CommonOptions.Report();
+        var command = new Command("bench", "Time one or two models with ONNX Runtime on the same inputs and say which is faster.")
+        {
+            model, second, optimization, threads, runs, warmup, format, report, CommonOptions.Verbose,
+        };
+        inputs.AddTo(command, inputsOnly: true);
+        command.SetAction(parse => context.Execute(parse, () =>
+        {
+            var options = new BenchOptions
+            {
+                Optimization = parse.GetValue(optimization),
+                Threads = parse.GetValue(threads),
+                Runs = parse.GetValue(runs),
+                Warmup = parse.GetValue(warmup),
+                Inputs = inputs.ToVerifyOptions(parse),
+            };
+            var models = new List<Model> { ModelReader.Load(parse.GetValue(model)!) };
+            if (parse.GetValue(second) is { } secondPath) models.Add(ModelReader.Load(secondPath));
+            var result = LatencyBenchmark.Run(models, options, context.Cancellation);
+            string text = parse.GetValue(format) switch
+            {
+                OutputFormat.Json => result.RenderJson(),
+                OutputFormat.Markdown => result.RenderMarkdown(),
+                _ => result.RenderText(),
+            };
+            ReportOutput.Write(context, parse.GetValue(report), text);
+            return (int)ExitCode.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Verification;
+
+namespace OnnxConvTool.Cli.Commands;
+
+/// <summary>
+/// <c>onnxconv verify REFERENCE CANDIDATE</c>: runs both models with ONNX Runtime (optimisations off) on
+/// the same inputs and compares every output. Exit 0 equivalent, 1 different, 2 usage, 3 a model is
+/// rejected, 6 ONNX Runtime cannot run a model on the inputs.
+/// </summary>
+public static class VerifyCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var reference = CommonOptions.Model("reference", "The model taken as correct.");
+        var candidate = CommonOptions.Model("candidate", "The model checked against it (e.g. a rewritten copy).");
+        var inputs = new VerifyCliOptions();
+        var localize = new Option<bool>("--localize")
+        {
+            Description = "Also compare the intermediate tensors both models share and name the first that diverges.",
+        };
+        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var report = CommonOptions.Report();
+        var command = new Command("verify", "Check that two models compute the same outputs, with ONNX Runtime and every graph optimisation off.")
+        {
+            reference, candidate, localize, format, report, CommonOptions.Verbose,
+        };
+        inputs.AddTo(command);
+        command.SetAction(parse => context.Execute(parse, () =>
+        {
+            string referencePath = parse.GetValue(reference)!;
+            string candidatePath = parse.GetValue(candidate)!;
+            var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
+            var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
+            var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
+            string text = parse.GetValue(format) switch
+            {
+                OutputFormat.Json => result.RenderJson(),
+                OutputFormat.Markdown => result.RenderMarkdown(),
+                _ => result.RenderText(),
+            };
+            ReportOutput.Write(context, parse.GetValue(report), text);
+            if (result.ExitCode == ExitCode.VerificationCouldNotRun) context.Error.WriteLine($"onnxconv: {result.Problems.FirstOrDefault()}");
+            return (int)result.ExitCode;
+        }));
+        return command;
+    }
+
+    /// <summary>Loads the two models concurrently; when both are rejected, the reference's error is reported.</summary>
+    internal static (Model Reference, Model Candidate) LoadBoth(string referencePath, string candidatePath)
+    {
+        var referenceTask = Task.Run(() => ModelReader.Load(referencePath));
+        Model? candidate = null;
+        Exception? candidateError = null;
+        try
+        {
+            candidate = ModelReader.Load(candidatePath);
+        }
+        catch (Exception e)
+        {
+            candidateError = e;
+        }
+        var reference = referenceTask.GetAwaiter().GetResult();
+        if (candidateError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(candidateError);
+        return (reference, candidate!);
+    }
+}

@@ -1,0 +1,181 @@
+using System.Text.RegularExpressions;
+using Microsoft.ML.OnnxRuntime;
+using Google.Protobuf;
+using OnnxConvTool.Ir;
+
+namespace OnnxConvTool.Verification;
+
+/// <summary>How much ONNX Runtime may optimise a session's graph before running it.</summary>
+public enum OptimizationLevel
+{
+    /// <summary>No graph optimisation at all: what <c>verify</c> always uses, so ORT's own fusions cannot hide a bug.</summary>
+    None,
+    Basic,
+    Extended,
+    All,
+}
+
+/// <summary>Session settings for one run of ONNX Runtime's CPU provider.</summary>
+public sealed record SessionSettings(OptimizationLevel Optimization = OptimizationLevel.None, int IntraOpThreads = 1)
+{
+    /// <summary>The settings <c>verify</c> uses for both models: no optimisation, one intra-op thread.</summary>
+    public static SessionSettings Verification { get; } = new();
+}
+
+/// <summary>
+/// The one place that creates ONNX Runtime sessions. ORT's environment is created once per process
+/// with a logger that drops everything below fatal and sends fatal lines to stderr, so ORT never
+/// writes to stdout; its errors reach users through exceptions turned into one-line messages.
+/// </summary>
+internal static partial class OrtRuntime
+{
+    private static readonly object Gate = new();
+    private static OrtEnv? _environment;
+
+    /// <summary>Keeps the logging delegate alive for as long as native code may call it.</summary>
+    private static readonly DOrtLoggingFunction Logger = (_, severity, _, _, _, message) =>
+    {
+        if (severity >= OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL) Console.Error.WriteLine($"onnxruntime: {message}");
+    };
+
+    public static OrtEnv Environment
+    {
+        get
+        {
+            lock (Gate)
+            {
+                if (_environment is not null) return _environment;
+                if (OrtEnv.IsCreated)
+                {
+                    _environment = OrtEnv.Instance();
+                    return _environment;
+                }
+                var options = new EnvironmentCreationOptions
+                {
+                    logId = "onnxconv",
+                    logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+                    loggingFunction = Logger,
+                };
+                _environment = OrtEnv.CreateInstanceWithOptions(ref options);
+                return _environment;
+            }
+        }
+    }
+
+    public static string Version => Environment.GetVersionString();
+
+    public static SessionOptions CreateOptions(SessionSettings settings)
+    {
+        _ = Environment;
+        return new SessionOptions
+        {
+            GraphOptimizationLevel = settings.Optimization switch
+            {
+                OptimizationLevel.None => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                OptimizationLevel.Basic => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                OptimizationLevel.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+            },
+            IntraOpNumThreads = settings.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+        };
+    }
+
+    /// <summary>
+    /// A session for <paramref name="model"/>, serialised in memory with its weights inline, or through a
+    /// temporary file with external data when the weights exceed the 2 GiB protobuf limit.
+    /// </summary>
+    /// <exception cref="RuntimeFailure">ONNX Runtime refuses the model.</exception>
+    /// <param name="extraOutputs">Main-graph values to expose as additional graph outputs (added to the serialised copy only).</param>
+    public static InferenceSession CreateSession(Model model, SessionSettings settings, string label, IReadOnlyCollection<string>? extraOutputs = null)
+    {
+        using var options = CreateOptions(settings);
+        try
+        {
+            if (InlineByteCount(model) > InlineLimit)
+                return CreateFromTemporaryFile(extraOutputs is { Count: > 0 } ? ModelCopies.WithExtraOutputs(model, extraOutputs) : model, options);
+            var proto = ModelWriter.ToProto(model);
+            foreach (string name in extraOutputs ?? [])
+                proto.Graph.Output.Add(new Onnx.ValueInfoProto { Name = name });
+            return new InferenceSession(proto.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new RuntimeFailure($"ONNX Runtime cannot load {label}: {FirstLine(e.Message)}", e);
+        }
+    }
+
+    /// <summary>Weights (bytes) above which a model reaches ORT through a file with external data; lowered by tests.</summary>
+    internal static long InlineLimit { get; set; } = ModelWriter.ProtobufLimit;
+
+    /// <summary>Sessions created through a temporary file so far (for tests).</summary>
+    internal static int TemporaryFileSessions;
+
+    private static InferenceSession CreateFromTemporaryFile(Model model, SessionOptions options)
+    {
+        Interlocked.Increment(ref TemporaryFileSessions);
+        string folder = Path.Combine(Path.GetTempPath(), "onnxconv-verify-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string path = Path.Combine(folder, "model.onnx");
+            ModelWriter.Save(model, path, new SaveOptions { ExternalData = ExternalDataMode.External });
+            return new InferenceSession(path, options);
+        }
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static long InlineByteCount(Model model)
+    {
+        long total = 0;
+        foreach (var graph in model.AllGraphs())
+        {
+            foreach (var value in graph.Initializers) total += Math.Max(0, value.Initializer!.ByteCount);
+            foreach (var node in graph.Nodes)
+                foreach (var attribute in node.Proto.Attribute)
+                {
+                    if (attribute.T is { } t) total += Math.Max(0, new Tensor(t).ByteCount);
+                    foreach (var inner in attribute.Tensors) total += Math.Max(0, new Tensor(inner).ByteCount);
+                }
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// ORT's message as one line for users: without the status prefix, the source locations and the
+    /// failed C++ assertion text, and without the outer "while running If node" wrappers.
+    /// </summary>
+    public static string FirstLine(string message)
+    {
+        string line = message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? message;
+        line = StatusPrefix().Replace(line, "");
+        line = SourceLocation().Replace(line, "");
+        var wrappers = NestedStatus().Matches(line);
+        if (wrappers.Count > 0)
+        {
+            var last = wrappers[^1];
+            line = $"{last.Groups[1].Value} node '{last.Groups[2].Value}': {line[(last.Index + last.Length)..].Trim()}";
+        }
+        return line.Trim();
+    }
+
+    [GeneratedRegex(@"^\[ErrorCode:[^\]]*\]\s*")]
+    private static partial Regex StatusPrefix();
+
+    [GeneratedRegex(@"\S+\.(?:h|cc|cpp|hpp):\d+\s+(?:[^\s(]+\s+)?[\w:~<>]+\([^)]*\)(?:\s*const)?\s+(?:.*? was false\.\s*)?|\S+\.(?:h|cc|cpp|hpp):\d+\s*")]
+    private static partial Regex SourceLocation();
+
+    [GeneratedRegex(@"Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message:")]
+    private static partial Regex NestedStatus();
+}
+
+/// <summary>ONNX Runtime could not load or run a model; verification cannot conclude (exit code 6).</summary>
+public sealed class RuntimeFailure(string message, Exception? inner = null)
+    : OnnxConvException(ExitCode.VerificationCouldNotRun, message, inner);

@@ -1,0 +1,108 @@
+namespace OnnxConvTool.Verification;
+
+/// <summary>One trial: the inputs both models got, and how each output compared.</summary>
+public sealed record TrialResult
+{
+    /// <summary>1-based trial number.</summary>
+    public required int Number { get; init; }
+
+    /// <summary>"random" or the test data set's folder name.</summary>
+    public required string Source { get; init; }
+
+    public required IReadOnlyList<TrialInput> Inputs { get; init; }
+
+    /// <summary>The value each free (symbolic or unknown) input dim took, by symbol or "input[axis]".</summary>
+    public required IReadOnlyDictionary<string, long> FreeDims { get; init; }
+
+    /// <summary>Dims ORT rejected before the ones used, with its message, and which fallback replaced them.</summary>
+    public IReadOnlyList<string> Fallbacks { get; init; } = [];
+
+    /// <summary>Candidate output vs reference output, in the reference's output order.</summary>
+    public IReadOnlyList<OutputComparison> Outputs { get; init; } = [];
+
+    /// <summary>Inputs of saturating output activations (see <see cref="EquivalenceChecker"/>), candidate vs reference.</summary>
+    public IReadOnlyList<OutputComparison> PreActivations { get; init; } = [];
+
+    /// <summary>Reference output vs the data set's stored <c>output_N.pb</c> (test data only).</summary>
+    public IReadOnlyList<OutputComparison> StoredOutputs { get; init; } = [];
+
+    /// <summary>ORT's message when the candidate failed on inputs the reference accepted.</summary>
+    public string? CandidateFailure { get; init; }
+
+    public bool Passed => CandidateFailure is null && Outputs.All(o => o.Passed) && PreActivations.All(o => o.Passed) && StoredOutputs.All(o => o.Passed);
+}
+
+/// <summary>Result of <c>--localize</c>: the shared intermediates compared and the first that diverges.</summary>
+public sealed record LocalizationResult
+{
+    /// <summary>The trial whose inputs were used (the first with a difference, else the first).</summary>
+    public int Trial { get; init; }
+
+    /// <summary>Intermediate tensors present in both models (by name or through the name map) and compared.</summary>
+    public int Compared { get; init; }
+
+    public int Diverged { get; init; }
+
+    /// <summary>The first diverging intermediate in the reference's topological order, or null.</summary>
+    public OutputComparison? FirstDivergence { get; init; }
+
+    /// <summary>The reference node producing <see cref="FirstDivergence"/>, as "OpType 'name'".</summary>
+    public string? Producer { get; init; }
+
+    /// <summary>Why localisation could not run, or null.</summary>
+    public string? Failure { get; init; }
+}
+
+/// <summary>The outcome of comparing two models with ONNX Runtime, and its renderings.</summary>
+public sealed partial class VerificationReport
+{
+    public required string Reference { get; init; }
+    public required string Candidate { get; init; }
+
+    /// <summary>0 equivalent, 1 different, 6 could not run (the shared exit-code scheme).</summary>
+    public required ExitCode ExitCode { get; init; }
+
+    public bool Equivalent => ExitCode == ExitCode.Ok;
+
+    public string Verdict => ExitCode switch
+    {
+        ExitCode.Ok => "equivalent",
+        ExitCode.VerificationFoundDifference => "different",
+        _ => "could not run",
+    };
+
+    /// <summary>The differences found (exit 1) or why verification could not run (exit 6); each one sentence.</summary>
+    public IReadOnlyList<string> Problems { get; init; } = [];
+
+    /// <summary>Facts worth knowing that are not problems (fixed inputs, fallbacks taken).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public IReadOnlyList<TrialResult> Trials { get; init; } = [];
+    public LocalizationResult? Localization { get; init; }
+
+    public required string Engine { get; init; }
+    public int Seed { get; init; }
+    public double? Rtol { get; init; }
+    public double? Atol { get; init; }
+
+    /// <summary>Output elements compared between the two models over all trials.</summary>
+    public long ComparedElements => Trials.Sum(t => t.Outputs.Where(o => o.Problem is null).Sum(o => o.Elements));
+
+    /// <summary>One line: the verdict and what it rests on.</summary>
+    public string Summary
+    {
+        get
+        {
+            int outputs = Trials.Count > 0 ? Trials.Max(t => t.Outputs.Count) : 0;
+            string basis = $"{Plural(Trials.Count, "trial")}, {Plural(outputs, "output")}, {ComparedElements:N0} elements compared";
+            return ExitCode switch
+            {
+                ExitCode.Ok => $"equivalent: {basis}",
+                ExitCode.VerificationFoundDifference => $"different: {Problems.FirstOrDefault()}{(Problems.Count > 1 ? $" (and {Plural(Problems.Count - 1, "more problem")})" : "")} — {basis}",
+                _ => $"could not run: {Problems.FirstOrDefault()}",
+            };
+        }
+    }
+
+    internal static string Plural(long count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
+}

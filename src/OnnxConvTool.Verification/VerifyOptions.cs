@@ -1,0 +1,47 @@
+using OnnxConvTool.Shapes;
+
+namespace OnnxConvTool.Verification;
+
+/// <summary>What <see cref="EquivalenceChecker"/> feeds the two models and how it judges their outputs.</summary>
+public sealed record VerifyOptions
+{
+    /// <summary>
+    /// Input dims by input name. A known dim fixes that size; a symbolic dim (e.g. "N") stays free but
+    /// is shared with every other dim of that name, so constrained inputs can be tied together.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<Dim>> Shapes { get; init; } = new Dictionary<string, IReadOnlyList<Dim>>();
+
+    /// <summary>Inputs filled with one constant (e.g. Silero VAD's <c>sr</c> = 16000).</summary>
+    public IReadOnlyDictionary<string, double> Values { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Inputs read from NumPy .npy or ONNX TensorProto .pb files, by input name.</summary>
+    public IReadOnlyDictionary<string, string> InputFiles { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// An ONNX <c>test_data_set_*</c> folder, or a folder holding several: each set is one trial, and the
+    /// reference model's outputs are also checked against the stored <c>output_*.pb</c>.
+    /// </summary>
+    public string? TestDataDirectory { get; init; }
+
+    /// <summary>Random trials (ignored when test data sets give the trials).</summary>
+    public int Trials { get; init; } = 3;
+
+    public int Seed { get; init; }
+
+    /// <summary>Relative tolerance for every output; null takes the default for each output's element type.</summary>
+    public double? Rtol { get; init; }
+
+    /// <summary>Absolute tolerance for every output; null takes the default for each output's element type.</summary>
+    public double? Atol { get; init; }
+
+    /// <summary>Also compare the intermediate tensors both models share and name the first that diverges.</summary>
+    public bool Localize { get; init; }
+
+    /// <summary>Old value name → new value name, recorded by <c>rewrite</c>; used to pair intermediates and outputs.</summary>
+    public IReadOnlyDictionary<string, string>? NameMap { get; init; }
+
+    /// <summary>Display names for the two models in reports (default: their source paths).</summary>
+    public string? ReferenceLabel { get; init; }
+
+    public string? CandidateLabel { get; init; }
+}

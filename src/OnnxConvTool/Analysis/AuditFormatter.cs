@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text;
+using OnnxConvTool.Shapes;
+
+namespace OnnxConvTool.Analysis;
+
+/// <summary>Renders an <see cref="AuditReport"/> as an aligned text table or a GitHub markdown table, with totals.</summary>
+public static class AuditFormatter
+{
+    private static readonly string[] Headers =
+        ["node", "graph", "conv", "C→M", "group", "strides", "pads", "input", "output", "MACs", "share", "params", "weight", "rank", "role"];
+
+    /// <summary>Columns whose numbers read better right-aligned.</summary>
+    private static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
+
+    public static string Table(AuditReport report)
+    {
+        var text = new StringBuilder();
+        text.Append(Title(report)).Append("\n\n");
+        if (report.Conv1x1.Count > 0)
+        {
+            var rows = report.Conv1x1.Select(Cells).ToList();
+            var widths = Headers.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
+            AppendAligned(text, Headers, widths);
+            AppendAligned(text, widths.Select(w => new string('-', w)).ToArray(), widths);
+            foreach (var row in rows) AppendAligned(text, row, widths);
+            text.Append('\n');
+        }
+        foreach (var line in TotalLines(report)) text.Append(line).Append('\n');
+        return text.ToString();
+    }
+
+    public static string Markdown(AuditReport report)
+    {
+        var text = new StringBuilder();
+        text.Append("### ").Append(EscapeMarkdown(Title(report))).Append("\n\n");
+        if (report.Conv1x1.Count > 0)
+        {
+            text.Append("| ").Append(string.Join(" | ", Headers)).Append(" |\n");
+            text.Append('|').Append(string.Join("|", Headers.Select(h => RightAligned.Contains(h) ? "---:" : "---"))).Append("|\n");
+            foreach (var row in report.Conv1x1)
+                text.Append("| ").Append(string.Join(" | ", Cells(row).Select(EscapeMarkdown))).Append(" |\n");
+            text.Append('\n');
+        }
+        foreach (var line in TotalLines(report)) text.Append("- ").Append(EscapeMarkdown(line)).Append('\n');
+        return text.ToString();
+    }
+
+    private static string Title(AuditReport report) =>
+        $"1x1 convolutions in {Path.GetFileName(report.Model)}: {report.Totals.Conv1x1} of {report.Totals.Conv} Conv (opset {report.Opset})";
+
+    private static string[] Cells(Conv1x1Row row) =>
+    [
+        row.Node,
+        row.Graph,
+        row.Kind,
+        $"{Number(row.InChannels)}→{Number(row.OutChannels)}",
+        row.Group.ToString(CultureInfo.InvariantCulture) + (row.Depthwise ? " dw" : ""),
+        string.Join("x", row.Strides),
+        row.AutoPad is "NOTSET" or "" ? (row.Pads.All(p => p == 0) ? "0" : string.Join(",", row.Pads)) : row.AutoPad,
+        Spatial(row.InputSpatial),
+        Spatial(row.OutputSpatial),
+        row.Macs is { } macs ? Humanize.Count(macs) : "?",
+        row.MacShare is { } share ? Percent(share) : "?",
+        row.Params is { } p ? Humanize.Count(p) : "?",
+        Conv1x1Audit.WeightSourceName(row.Weight),
+        row.WeightRank is { } rank ? $"{rank}/{row.FullRank}" + (row.RankDeficient == true ? " deficient" : "") : "-",
+        RoleCell(row),
+    ];
+
+    private static string RoleCell(Conv1x1Row row)
+    {
+        string name = Conv1x1Audit.RoleName(row.Role);
+        if (row.ChannelRatio is not { } ratio) return name;
+        return row.Role switch
+        {
+            Conv1x1Role.Reduction => $"{name} {Ratio(1 / ratio)}:1",
+            Conv1x1Role.Expansion => $"{name} 1:{Ratio(ratio)}",
+            Conv1x1Role.Scaling when row.Depthwise => $"{name} (depthwise)",
+            _ => name,
+        };
+    }
+
+    private static IEnumerable<string> TotalLines(AuditReport report)
+    {
+        var t = report.Totals;
+        yield return $"{t.Conv} Conv ({t.Conv1x1} with a 1x1 kernel), {t.ConvTranspose} ConvTranspose, {t.MatMul} MatMul, {t.Gemm} Gemm"
+            + (t.ConvKernelUnknown > 0 ? $"; {t.ConvKernelUnknown} Conv with a kernel of unknown size" : "");
+        if (t.Macs is { } macs)
+            yield return $"MACs: {Humanize.Count(macs)} in Conv/ConvTranspose/MatMul/Gemm, {Humanize.Count(t.Conv1x1Macs ?? 0)} in 1x1 convolutions"
+                + (t.Conv1x1MacShare is { } share ? $" ({Percent(share)})" : "");
+        else
+            yield return $"MACs: unknown for {t.MacOpsUnknown} of {t.Conv + t.ConvTranspose + t.MatMul + t.Gemm} ops (dynamic or symbolic dims); fix input dims with --shape NAME=d0,d1,..."
+                + (t.Conv1x1Macs is { } known ? $"; 1x1 convolutions: {Humanize.Count(known)}" : "");
+        if (t.Conv1x1Params is { } parameters) yield return $"parameters in 1x1 convolutions: {Humanize.Count(parameters)}";
+        var roles = t.Roles.Where(r => r.Value > 0).Select(r => $"{r.Value} {r.Key}").ToList();
+        if (roles.Count > 0) yield return "roles: " + string.Join(", ", roles);
+        var deficient = report.Conv1x1.Where(r => r.RankDeficient == true).ToList();
+        if (deficient.Count > 0)
+            yield return $"rank-deficient weights: {deficient.Count} (" + string.Join(", ", deficient.Select(r => $"{r.Node}: rank {r.WeightRank} of {r.FullRank}")) + ")";
+        if (report.UnsupportedShapeOps.Count > 0)
+            yield return "shape inference does not cover " + string.Join(", ", report.UnsupportedShapeOps) + ": values computed after them have unknown shapes";
+        if (report.AssumedBatchOne.Count > 0)
+            yield return "batch taken as 1 for " + string.Join(", ", report.AssumedBatchOne) + " (MACs per example; --shape overrides)";
+        if (report.ShapeOverrides.Count > 0)
+            yield return "input dims fixed with --shape: " + string.Join(", ", report.ShapeOverrides.Select(o => $"{o.Key}=[{string.Join(",", o.Value)}]"));
+    }
+
+    private static void AppendAligned(StringBuilder text, IReadOnlyList<string> cells, int[] widths)
+    {
+        var line = new StringBuilder();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            if (i > 0) line.Append("  ");
+            line.Append(RightAligned.Contains(Headers[i]) ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]));
+        }
+        text.Append(line.ToString().TrimEnd()).Append('\n');
+    }
+
+    private static string Spatial(IReadOnlyList<Dim>? dims) => dims is null ? "?" : string.Join("x", dims);
+
+    private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "?";
+
+    private static string Percent(double share) =>
+        share is > 0 and < 0.0001 ? "<0.01%" : (share * 100).ToString(share >= 0.1 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + "%";
+
+    private static string Ratio(double ratio) => ratio.ToString("0.##", CultureInfo.InvariantCulture);
+
+    private static string EscapeMarkdown(string cell) => cell.Replace("|", "\\|");
+}

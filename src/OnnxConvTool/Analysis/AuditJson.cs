@@ -1,0 +1,49 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using OnnxConvTool.Shapes;
+
+namespace OnnxConvTool.Analysis;
+
+/// <summary>JSON for the audit and inspect reports: camelCase, indented, nulls written (a null MAC count is information).</summary>
+public static class AuditJson
+{
+    // Reports go to terminals and files, not HTML: "→" and "×" stay readable instead of \u2192.
+    private static readonly ReportJsonContext Context = new(new JsonSerializerOptions(ReportJsonContext.Default.Options)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
+    public static string Serialize(AuditReport report) => JsonSerializer.Serialize(report, Context.AuditReport) + "\n";
+
+    public static string Serialize(ModelInspection inspection) => JsonSerializer.Serialize(inspection, Context.ModelInspection) + "\n";
+}
+
+/// <summary>A dimension as JSON: a number when known, its symbol's name as a string when symbolic, null when unknown.</summary>
+public sealed class DimJsonConverter : JsonConverter<Dim>
+{
+    public override Dim Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.Number => Dim.Known(reader.GetInt64()),
+        JsonTokenType.String => Dim.Symbolic(reader.GetString()!),
+        JsonTokenType.Null => Dim.Unknown,
+        _ => throw new JsonException($"a dimension is a number, a string or null, not {reader.TokenType}"),
+    };
+
+    public override void Write(Utf8JsonWriter writer, Dim value, JsonSerializerOptions options)
+    {
+        if (value.Value is { } known) writer.WriteNumberValue(known);
+        else if (value.Symbol is { } symbol) writer.WriteStringValue(symbol);
+        else writer.WriteNullValue();
+    }
+
+    public override bool HandleNull => true;
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    WriteIndented = true,
+    Converters = [typeof(DimJsonConverter)])]
+[JsonSerializable(typeof(AuditReport))]
+[JsonSerializable(typeof(ModelInspection))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext;

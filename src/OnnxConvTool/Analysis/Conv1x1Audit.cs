@@ -1,0 +1,216 @@
+using System.Globalization;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
+using OnnxConvTool.Shapes;
+
+namespace OnnxConvTool.Analysis;
+
+using DataType = TensorProto.Types.DataType;
+
+/// <summary>
+/// Finds every Conv whose kernel is all ones, in every graph and subgraph, and says what each does:
+/// geometry, cost, where its weight comes from, its role and the numerical rank of its weight.
+/// Reads the model only; never modifies it.
+/// </summary>
+public static class Conv1x1Audit
+{
+    /// <param name="modelLabel">How the report names the model (defaults to its source path).</param>
+    public static AuditReport Run(Model model, AuditOptions? options = null, string? modelLabel = null)
+    {
+        options ??= new AuditOptions();
+        var overrides = options.ShapeOverrides ?? new Dictionary<string, IReadOnlyList<Dim>>();
+        var assumedBatchOne = options.AssumeBatchOne ? InputsWithFreeBatch(model, overrides) : [];
+        var effective = new Dictionary<string, IReadOnlyList<Dim>>(overrides, StringComparer.Ordinal);
+        foreach (var input in assumedBatchOne)
+            effective[input.Name] = [Dim.Known(1), .. TensorShape.FromType(input.Type).Dims!.Skip(1)];
+        var shapes = ShapeInference.Run(model, effective);
+
+        int conv = 0, kernelUnknown = 0, convTranspose = 0, matMul = 0, gemm = 0, macsUnknown = 0;
+        long totalMacs = 0;
+        var pending = new List<(Node Node, ConvAttributes Attributes)>();
+        foreach (var node in model.AllNodes())
+        {
+            if (!CostModel.CountsMacs(node)) continue;
+            switch (node.OpType)
+            {
+                case "Conv": conv++; break;
+                case "ConvTranspose": convTranspose++; break;
+                case "MatMul": matMul++; break;
+                default: gemm++; break;
+            }
+            if (CostModel.Macs(node, shapes) is { } macs) totalMacs = checked(totalMacs + macs);
+            else macsUnknown++;
+            if (node.OpType != "Conv") continue;
+            var attributes = ConvAttributes.Read(node, CostModel.ShapeOf(node.Input(1), shapes), CostModel.ShapeOf(node.Input(0), shapes));
+            if (attributes.Kernel is null) kernelUnknown++;
+            else if (attributes.IsKernelAllOnes) pending.Add((node, attributes));
+        }
+
+        long? allMacs = macsUnknown == 0 ? totalMacs : null;
+        // The SVD-like rank work dominates the audit; the convs are independent, so it runs on every core.
+        var ranks = new NumericalRank?[pending.Count];
+        if (options.ComputeWeightRank)
+            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Attributes.Group) : null);
+        var rows = pending.Select((p, i) => Describe(p.Node, p.Attributes, shapes, allMacs, ranks[i], options)).ToList();
+
+        long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
+        long? conv1x1Params = rows.All(r => r.Params is not null) ? rows.Sum(r => r.Params!.Value) : null;
+        var roles = Enum.GetValues<Conv1x1Role>().ToDictionary(RoleName, role => rows.Count(r => r.Role == role));
+        return new AuditReport
+        {
+            Model = modelLabel ?? model.SourcePath ?? "",
+            Opset = model.OnnxOpset,
+            ShapeOverrides = overrides,
+            AssumedBatchOne = assumedBatchOne.Select(v => v.Name).ToArray(),
+            UnsupportedShapeOps = shapes.UnsupportedOps.ToArray(),
+            Conv1x1 = rows,
+            Totals = new AuditTotals
+            {
+                Conv = conv,
+                Conv1x1 = rows.Count,
+                ConvKernelUnknown = kernelUnknown,
+                ConvTranspose = convTranspose,
+                MatMul = matMul,
+                Gemm = gemm,
+                Macs = allMacs,
+                Conv1x1Macs = conv1x1Macs,
+                Conv1x1MacShare = Share(conv1x1Macs, allMacs),
+                MacOpsUnknown = macsUnknown,
+                Conv1x1Params = conv1x1Params,
+                RankDeficient = rows.Count(r => r.RankDeficient == true),
+                Roles = roles,
+            },
+        };
+    }
+
+    /// <summary>Graph inputs whose leading (batch) dim is symbolic or unknown and that --shape does not fix.</summary>
+    private static List<Value> InputsWithFreeBatch(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>> overrides) =>
+        model.Graph.Inputs
+            .Where(v => !v.IsInitializer && !overrides.ContainsKey(v.Name))
+            .Where(v => TensorShape.FromType(v.Type).Dims is { Count: > 0 } dims && !dims[0].IsKnown)
+            .ToList();
+
+    /// <summary>The role's name in reports and JSON (kebab-case).</summary>
+    public static string RoleName(Conv1x1Role role) => role switch
+    {
+        Conv1x1Role.ProjectionHead => "projection-head",
+        _ => role.ToString().ToLowerInvariant(),
+    };
+
+    public static string WeightSourceName(WeightSource source) => source.ToString().ToLowerInvariant();
+
+    private static Conv1x1Row Describe(Node node, ConvAttributes attributes, ShapeInferenceResult shapes, long? allMacs,
+        NumericalRank? weightRank, AuditOptions options)
+    {
+        var weightValue = node.Input(1);
+        var weightShape = CostModel.ShapeOf(weightValue, shapes);
+        var inputShape = CostModel.ShapeOf(node.Input(0), shapes);
+        var outputShape = shapes.Get(node.Outputs[0]);
+        int rank = attributes.SpatialRank!.Value;
+        long group = attributes.Group;
+
+        long? outChannels = weightShape.Dims is { Count: > 0 } w && w[0].IsKnown ? w[0].Value : Channel(outputShape);
+        long? inChannels = weightShape.Dims is { Count: > 1 } w1 && w1[1].IsKnown ? w1[1].Value * group : Channel(inputShape);
+        var inputSpatial = Spatial(inputShape, rank);
+        var outputSpatial = Spatial(outputShape, rank);
+
+        long? macs = CostModel.Macs(node, shapes);
+        var bias = node.Input(2);
+        long? weightElements = weightShape.ElementCount;
+        long? biasElements = bias is null ? 0 : CostModel.ShapeOf(bias, shapes).ElementCount ?? outChannels;
+        long? parameters = weightElements is null || biasElements is null ? null : weightElements + biasElements;
+
+        var source = weightValue is null ? WeightSource.Dynamic : Model.GetConstantSource(weightValue) switch
+        {
+            ConstantSource.Initializer => WeightSource.Initializer,
+            ConstantSource.ConstantNode => WeightSource.Constant,
+            _ => WeightSource.Dynamic,
+        };
+        var elementType = weightShape.ElementType ?? weightValue?.ElementType;
+
+        bool depthwise = group > 1 && inChannels == group;
+        bool onUnitMap = IsAllOnes(inputSpatial) || (inputSpatial is null || !inputSpatial.All(d => d.IsKnown)) && IsAllOnes(outputSpatial);
+        var (role, detail) = Classify(inChannels, outChannels, group, depthwise, onUnitMap);
+
+        return new Conv1x1Row
+        {
+            Conv = node,
+            Node = node.DisplayName,
+            Graph = node.Graph.Path,
+            Rank = rank,
+            InChannels = inChannels,
+            OutChannels = outChannels,
+            Group = group,
+            Depthwise = depthwise,
+            Strides = attributes.Strides,
+            Pads = attributes.Pads,
+            Dilations = attributes.Dilations,
+            AutoPad = attributes.AutoPad,
+            InputSpatial = inputSpatial,
+            OutputSpatial = outputSpatial,
+            Macs = macs,
+            MacShare = Share(macs, allMacs),
+            Params = parameters,
+            Weight = source,
+            WeightType = elementType is { } t ? ElementTypes.Name(t) : null,
+            Bias = bias is not null,
+            Role = role,
+            RoleDetail = detail,
+            ChannelRatio = inChannels is > 0 && outChannels is not null ? (double)outChannels.Value / inChannels.Value : null,
+            WeightRank = weightRank?.Rank,
+            FullRank = (long?)weightRank?.FullRank ?? (inChannels is null || outChannels is null ? null : Math.Min(inChannels.Value, outChannels.Value)),
+            RankDeficient = weightRank?.IsDeficient,
+            Rewrites = options.RewriteChecks.Count == 0 ? null : options.RewriteChecks.Select(c => c.Check(node)).ToArray(),
+        };
+    }
+
+    /// <summary>
+    /// Scaling first (one input channel, or depthwise): the conv multiplies channels by constants and mixes
+    /// nothing. Then a conv on a 1×1 map is a projection head (a fully connected layer), whatever its
+    /// channel counts. Otherwise the channel counts decide: reduction, expansion or mixing.
+    /// </summary>
+    private static (Conv1x1Role Role, string Detail) Classify(long? c, long? m, long group, bool depthwise, bool onUnitMap)
+    {
+        if (c is null || m is null) return (Conv1x1Role.Unknown, "channel counts unknown");
+        string channels = $"{c}→{m}";
+        string groups = group > 1 && !depthwise ? $", in {group} groups" : "";
+        if (c == 1 && group == 1)
+            return (Conv1x1Role.Scaling, m == 1 ? "the input times one constant" : $"1 input channel times {m} constants, one per output channel");
+        if (depthwise)
+            return (Conv1x1Role.Scaling, m == c ? "per-channel scale (depthwise)" : $"per-channel scale, {Ratio(m.Value, c.Value)} constants per channel (depthwise)");
+        if (onUnitMap)
+            return (Conv1x1Role.ProjectionHead, $"{channels} on a 1×1 map: a fully connected layer{groups}");
+        if (m < c) return (Conv1x1Role.Reduction, $"{channels}, {Ratio(c.Value, m.Value)}× fewer channels{groups}");
+        if (m > c) return (Conv1x1Role.Expansion, $"{channels}, {Ratio(m.Value, c.Value)}× more channels{groups}");
+        return (Conv1x1Role.Mixing, $"{channels}, mixes channels{groups}");
+    }
+
+    private static string Ratio(long a, long b) => ((double)a / b).ToString("0.##", CultureInfo.InvariantCulture);
+
+    /// <summary>The weight as the M×(C/g) block-diagonal matrix of its groups, and its numerical rank; null when not constant or not floating point.</summary>
+    private static NumericalRank? WeightRank(Value weightValue, long group)
+    {
+        if (Model.TryGetConstant(weightValue) is not { } weight || weight.Rank < 2) return null;
+        double? epsilon = weight.ElementType switch
+        {
+            DataType.Float => MatrixRank.Float32Epsilon,
+            DataType.Double => Math.Pow(2, -52),
+            DataType.Float16 => Math.Pow(2, -10),
+            DataType.Bfloat16 => Math.Pow(2, -7),
+            _ => null,
+        };
+        long m = weight.Dims[0], columns = weight.ElementCount / Math.Max(m, 1);
+        if (epsilon is null || m == 0 || columns == 0 || group <= 0 || m % group != 0 || weight.ElementCount > int.MaxValue) return null;
+        var data = weight.ToDoubleArray();
+        return MatrixRank.ComputeBlockDiagonal(data, (int)(m / group), (int)columns, (int)group, epsilon.Value);
+    }
+
+    private static long? Channel(TensorShape shape) => shape.Dims is { Count: > 1 } d ? d[1].Value : null;
+
+    private static IReadOnlyList<Dim>? Spatial(TensorShape shape, int rank) =>
+        shape.Dims is { } dims && dims.Count == rank + 2 ? dims.Skip(2).ToArray() : null;
+
+    private static bool IsAllOnes(IReadOnlyList<Dim>? dims) => dims is { Count: > 0 } && dims.All(d => d.Value == 1);
+
+    private static double? Share(long? part, long? whole) => part is null || whole is null || whole == 0 ? null : (double)part.Value / whole.Value;
+}
