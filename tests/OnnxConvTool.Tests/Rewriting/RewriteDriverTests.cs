@@ -148,3 +148,26 @@ public sealed class RewriteDriverTests
         Assert.Equal("folding bias 'b' across padding would add it to padded positions", FusionGuards.NoBiasAcrossPadding([0, 1], "b"));
     }
 }
+
+public sealed class RuleApplicabilityCheckTests
+{
+    [Fact]
+    public void ReportsWhetherARuleAppliesWithoutChangingTheModel()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", 1, 4, 6, 6);
+        var c = b.Conv("x", 4, 4, [1, 1]);
+        b.Node("Conv", [c, b.RandomInitializer("w", [2, 4, 1, 1])], ["y"], Attr.Ints("kernel_shape", 1, 1), Attr.Ints("pads", -1, 0, 0, 0));
+        b.Output("y");
+        var model = b.ToIr();
+        string before = RewriteHarness.Dump(model.Graph);
+        var check = new RuleApplicabilityCheck(new Conv1x1ToMatMul());
+        var results = model.Graph.Nodes.Where(n => n.OpType == "Conv").Select(check.Check).ToArray();
+        Assert.Equal("conv1x1-to-matmul", check.RuleId);
+        Assert.True(results[0].Applies);
+        Assert.Null(results[0].Reason);
+        Assert.False(results[1].Applies);
+        Assert.Equal("pads [-1,0,0,0] has negative values (cropping), which the rewrite does not support", results[1].Reason);
+        Assert.Equal(before, RewriteHarness.Dump(model.Graph));
+    }
+}

@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules;
+using OnnxConvTool.Verification;
+
+namespace OnnxConvTool.Cli.Commands;
+
+/// <summary>
+/// <c>onnxconv rewrite MODEL -o OUT --to matmul|gemm|conv</c>: rewrites 1x1 convolutions (or back), verifies the
+/// result with ONNX Runtime unless <c>--no-verify</c>, and writes it only when verification passes. Exit 0 done,
+/// 1 the rewritten model differs (nothing written), 2 usage, 3 input rejected, 5 output not written, 6 ONNX
+/// Runtime could not run a model.
+/// </summary>
+public static class RewriteCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = CommonOptions.Model();
+        var output = new ModelOutputOptions();
+        var to = new Option<RewriteTarget>("--to")
+        {
+            Description = "Target form: matmul (every 1x1 Conv becomes MatMul), gemm (Gemm on 1x1 maps, MatMul elsewhere), conv (MatMul/Gemm with a constant weight becomes a 1x1 Conv).",
+            Required = true,
+        };
+        var only = new Option<string[]>("--only")
+        {
+            Description = "Rewrite only this node (node name or output name; repeatable).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var exclude = new Option<string[]>("--exclude")
+        {
+            Description = "Leave this node alone (node name or output name; repeatable).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var noVerify = new Option<bool>("--no-verify")
+        {
+            Description = "Skip the ONNX Runtime equivalence check of the result.",
+        };
+        var inputs = new VerifyCliOptions();
+        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var report = CommonOptions.Report();
+        var command = new Command("rewrite", "Rewrite 1x1 Convs into MatMul/Gemm (or MatMul/Gemm into 1x1 Convs) and verify the result with ONNX Runtime.")
+        {
+            model, to, only, exclude, noVerify, format, report, CommonOptions.Verbose,
+        };
+        output.AddTo(command);
+        inputs.AddTo(command);
+        command.SetAction(parse => context.Execute(parse, () =>
+        {
+            string inputPath = parse.GetValue(model)!;
+            var target = output.Resolve(parse, inputPath);
+            var verifyOptions = inputs.ToVerifyOptions(parse);
+            var rewriteTarget = parse.GetValue(to);
+
+            var clock = Stopwatch.StartNew();
+            var reference = ModelReader.Load(inputPath);
+            var candidate = ModelReader.Load(inputPath);
+            var result = RewriteDriver.Run(candidate, RewriteTargets.RulesFor(rewriteTarget),
+                new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] }, context.Cancellation);
+            if (result.UnmatchedSelectors.Count > 0)
+                throw new OnnxConvException(ExitCode.UsageError,
+                    $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", result.UnmatchedSelectors)}");
+            var rewriteTime = clock.Elapsed;
+
+            VerificationReport? verification = null;
+            if (!parse.GetValue(noVerify) && result.Modified)
+            {
+                verification = EquivalenceChecker.Verify(reference, candidate,
+                    verifyOptions with { NameMap = result.ValueNameMap, ReferenceLabel = inputPath, CandidateLabel = target.Path }, context.Cancellation);
+            }
+            var verifyTime = clock.Elapsed - rewriteTime;
+            bool write = verification is null || verification.Equivalent;
+            if (write) ModelWriter.Save(candidate, target.Path, target.SaveOptions);
+
+            var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, result, verification, parse.GetValue(noVerify), write,
+                rewriteTime, verifyTime);
+            string text = parse.GetValue(format) switch
+            {
+                OutputFormat.Json => summary.RenderJson(),
+                OutputFormat.Markdown => summary.RenderMarkdown(),
+                _ => summary.RenderText(),
+            };
+            ReportOutput.Write(context, parse.GetValue(report), text);
+            if (verification is { Equivalent: false })
+            {
+                context.Error.WriteLine(verification.ExitCode == ExitCode.VerificationCouldNotRun
+                    ? $"onnxconv: {inputPath}: verification could not run ({verification.Problems.FirstOrDefault()}); nothing written"
+                    : $"onnxconv: {inputPath}: the rewritten model is not equivalent; nothing written");
+                return (int)verification.ExitCode;
+            }
+            return (int)ExitCode.Ok;
+        }));
+        return command;
+    }
+}
+
+/// <summary>What <c>rewrite</c> did: every candidate's outcome, the verification verdict and the timings.</summary>
+internal sealed record RewriteSummary(
+    string Input,
+    string Output,
+    RewriteTarget Target,
+    RewriteResult Result,
+    VerificationReport? Verification,
+    bool VerificationSkipped,
+    bool Written,
+    TimeSpan RewriteTime,
+    TimeSpan VerifyTime)
+{
+    private string VerificationLine => Verification is not null ? Verification.Verdict
+        : VerificationSkipped ? "skipped (--no-verify)"
+        : "not needed: nothing was rewritten";
+
+    private string Counts
+    {
+        get
+        {
+            int applied = Result.AppliedCount;
+            int notApplicable = Result.Outcomes.Count(o => o.Status == CandidateStatus.NotApplicable);
+            int excluded = Result.Outcomes.Count(o => o.Status == CandidateStatus.Excluded);
+            return $"{Result.Outcomes.Count} candidates: {applied} rewritten, {notApplicable} not applicable" + (excluded > 0 ? $", {excluded} excluded" : "");
+        }
+    }
+
+    public string RenderText()
+    {
+        var text = new StringBuilder();
+        text.Append("rewrite --to ").Append(Target.ToString().ToLowerInvariant()).Append(": ").Append(Input).Append('\n');
+        text.Append(Counts).Append('\n');
+        foreach (var o in Result.Outcomes)
+        {
+            string status = o.Status switch { CandidateStatus.Applied => "rewritten", CandidateStatus.Excluded => "excluded", _ => "kept" };
+            text.Append("  ").Append(status.PadRight(10)).Append(Where(o)).Append(": ").Append(o.Detail).Append('\n');
+        }
+        text.Append("verification: ").Append(VerificationLine).Append('\n');
+        text.Append(Written ? $"wrote {Output}\n" : "nothing written\n");
+        text.Append($"time: rewrite {RewriteTime.TotalSeconds:F2} s, verify {VerifyTime.TotalSeconds:F2} s\n");
+        if (Verification is { Equivalent: false }) text.Append('\n').Append(Verification.RenderText());
+        return text.ToString();
+    }
+
+    public string RenderMarkdown()
+    {
+        var text = new StringBuilder();
+        text.Append($"## rewrite --to {Target.ToString().ToLowerInvariant()}: `{Input}`\n\n{Counts}\n\n| status | graph | node | op | detail |\n|---|---|---|---|---|\n");
+        foreach (var o in Result.Outcomes)
+            text.Append($"| {o.Status} | {o.GraphPath} | `{o.NodeName}` | {o.OpType} | {o.Detail.Replace("|", "\\|")} |\n");
+        text.Append($"\nverification: {VerificationLine}\n\n{(Written ? $"wrote `{Output}`" : "nothing written")}\n");
+        return text.ToString();
+    }
+
+    public string RenderJson()
+    {
+        var candidates = new JsonArray();
+        foreach (var o in Result.Outcomes)
+            candidates.Add(new JsonObject
+            {
+                ["rule"] = o.RuleId,
+                ["graph"] = o.GraphPath,
+                ["node"] = o.NodeName,
+                ["op"] = o.OpType,
+                ["status"] = o.Status switch { CandidateStatus.Applied => "applied", CandidateStatus.Excluded => "excluded", _ => "not-applicable" },
+                ["applies"] = o.Status == CandidateStatus.Applied,
+                [o.Status == CandidateStatus.Applied ? "done" : "reason"] = o.Detail,
+            });
+        var root = new JsonObject
+        {
+            ["input"] = Input,
+            ["output"] = Output,
+            ["to"] = Target.ToString().ToLowerInvariant(),
+            ["applied"] = Result.AppliedCount,
+            ["candidates"] = candidates,
+            ["written"] = Written,
+            ["verification"] = Verification is not null ? JsonNode.Parse(Verification.RenderJson())
+                : new JsonObject { ["skipped"] = true, ["why"] = VerificationLine },
+            ["seconds"] = new JsonObject { ["rewrite"] = Math.Round(RewriteTime.TotalSeconds, 3), ["verify"] = Math.Round(VerifyTime.TotalSeconds, 3) },
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    private static string Where(CandidateOutcome o) => (o.GraphPath == "main" ? "" : o.GraphPath + " ") + o.NodeName;
+}
