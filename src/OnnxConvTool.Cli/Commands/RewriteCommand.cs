@@ -111,7 +111,7 @@ internal sealed record RewriteSummary(
     TimeSpan RewriteTime,
     TimeSpan VerifyTime)
 {
-    private string VerificationLine => Verification is not null ? Verification.Verdict
+    private string VerificationLine => Verification is not null ? Verification.Summary
         : VerificationSkipped ? "skipped (--no-verify)"
         : "not needed: nothing was rewritten";
 

@@ -16,9 +16,9 @@ public sealed record Conv1x1GemmMatch(Conv1x1Match Conv, bool UseGemm, string? W
 /// <c>Y[n,m] = Σ_c X[n,c]·W[m,c] + B[m]</c> = <c>X·Wᵀ + B</c>: a Gemm with transB and the bias folded into C,
 /// reshaped back to [N,M,1..1]. This is the squeeze-excitation and classifier-head case (after a global pool).</para>
 /// <para>Gemm preconditions, each with its sentence (otherwise the MatMul form is used):
-/// (1) group is 1; (2) every spatial dim of the input is known to be 1 (declared, or produced by a global
-/// pool or a keep-dims mean over the spatial axes); (3) no explicit padding; (4) before opset 11 Gemm needs a
-/// bias (C is required); (5) the weight is a constant (Gemm's B is fed the [M,C] weight as is). All of
+/// (1) group is 1; (2) no explicit padding; (3) every spatial dim of the input is known to be 1 (inferred,
+/// or produced by a global pool or a keep-dims mean over the spatial axes); (4) the weight is a constant;
+/// (5) before opset 11 Gemm needs a bias (C is required). All of
 /// <see cref="Conv1x1ToMatMul"/>'s preconditions apply first.</para>
 /// </remarks>
 public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
@@ -47,10 +47,14 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
     {
         if (m.Geometry.Group != 1) return $"group is {m.Geometry.Group}";
         if (m.Pads is not null) return "the Conv pads its input";
+        if (!SpatialIsOne(m.Input, m.Geometry.SpatialRank, context))
+            return context.ShapeOf(m.Input).Dims is { } dims && dims.Count == m.Geometry.SpatialRank + 2
+                ? dims.Skip(2).All(d => d.IsKnown)
+                    ? $"the spatial map of '{m.Input.Name}' is {string.Join("x", dims.Skip(2))}, not 1x1"
+                    : $"the spatial map of '{m.Input.Name}' is [{string.Join(", ", dims.Skip(2))}], not known to be 1x1"
+                : $"the spatial map of '{m.Input.Name}' is not known to be 1x1";
         if (m.WeightConstant is null) return $"the weight '{m.Weight.Name}' is not a constant";
         if (m.Bias is null && context.Opset < 11) return $"Gemm needs a bias before opset 11 and the Conv has none";
-        if (!SpatialIsOne(m.Input, m.Geometry.SpatialRank, context))
-            return $"the spatial map of '{m.Input.Name}' is not known to be 1x1";
         return null;
     }
 

@@ -40,7 +40,7 @@ public sealed class Conv1x1ToGemmTests
         Assert.False(counts.ContainsKey("Conv"));
         Assert.Equal(2, counts["Gemm"]);
         Assert.Equal(1, counts["MatMul"]);
-        Assert.Equal("MatMul with a [8,8] weight, bias Add (MatMul form: the spatial map of 'x' is not known to be 1x1)", result.Outcomes[0].Detail);
+        Assert.Equal("MatMul with a [8,8] weight, bias Add (MatMul form: the spatial map of 'x' is [H, W], not known to be 1x1)", result.Outcomes[0].Detail);
         Assert.Equal("Gemm with a [2,8] weight (transB), bias in C", result.Outcomes[1].Detail);
         Assert.Equal(Conv1x1ToGemm.RuleId, result.Outcomes[1].RuleId);
         OnnxChecker.AssertValid(after);
@@ -78,6 +78,17 @@ public sealed class Conv1x1ToGemmTests
         var (before, after, _) = RewriteHarness.Run(b, new Conv1x1ToGemm());
         Assert.Equal(1, RewriteHarness.OpCounts(after)["Gemm"]);
         OrtComparison.AssertEquivalent(before, after, Dynamic);
+    }
+
+    [Fact]
+    public void AKnownSpatialMapIsNamedInTheReason()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", 1, 4, 3, 5);
+        b.Node("Relu", [b.Conv("x", 4, 2, [1, 1])], ["y"]);
+        b.Output("y", DataType.Float, 1, 2, 3, 5);
+        var (_, _, result) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+        Assert.EndsWith("(MatMul form: the spatial map of 'x' is 3x5, not 1x1)", result.Outcomes[0].Detail);
     }
 
     [SkippableFact]
