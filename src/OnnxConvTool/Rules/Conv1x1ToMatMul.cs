@@ -78,7 +78,8 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
         var read = ConvGeometry.Read(conv, context);
         if (!read.Succeeded) return MatchResult.Fail(read.FailureReason!);
         var geometry = read.Match!;
-        if (!geometry.IsPointwise) return MatchResult.Fail($"the kernel is {geometry.KernelText}, not 1x1");
+        if (!geometry.IsPointwise)
+            return MatchResult.Fail($"the kernel is {geometry.KernelText}, not {string.Join("x", Enumerable.Repeat("1", geometry.SpatialRank))}");
         int k = geometry.SpatialRank;
         if (k > 3) return MatchResult.Fail($"the Conv has {k} spatial dims; only 1 to 3 are rewritten");
 

@@ -52,6 +52,10 @@ public sealed class Conv1x1ToMatMulPreconditionTests
         Assert.Equal("the kernel is 3x1, not 1x1", Refusal(OneConv(13, [1, 4, 5, 5], b => b.Conv("x", 4, 2, [3, 1]))));
 
     [Fact]
+    public void A1DKernelLargerThanOneIsRefused() =>
+        Assert.Equal("the kernel is 3, not 1", Refusal(OneConv(13, [1, 4, 5], b => b.Conv("x", 4, 2, [3]))));
+
+    [Fact]
     public void UnknownKernelIsRefused()
     {
         var b = new TestModelBuilder(13);
