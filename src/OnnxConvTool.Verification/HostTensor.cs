@@ -108,28 +108,12 @@ public static class ElementKinds
         return null;
     }
 
-    public static bool IsFloating(DataType type) => type is DataType.Float or DataType.Double or DataType.Float16 or DataType.Bfloat16;
+    public static bool IsFloating(DataType type) => ElementTypes.IsFloatingPoint(type);
 
     public static int ByteSize(DataType type) => ElementTypes.BitsPerElement(type) / 8;
 
     /// <summary>Short numpy-style names used in reports: float32, float16, int64, bool…</summary>
-    public static string Name(DataType type) => type switch
-    {
-        DataType.Float => "float32",
-        DataType.Double => "float64",
-        DataType.Float16 => "float16",
-        DataType.Bfloat16 => "bfloat16",
-        DataType.Int8 => "int8",
-        DataType.Int16 => "int16",
-        DataType.Int32 => "int32",
-        DataType.Int64 => "int64",
-        DataType.Uint8 => "uint8",
-        DataType.Uint16 => "uint16",
-        DataType.Uint32 => "uint32",
-        DataType.Uint64 => "uint64",
-        DataType.Bool => "bool",
-        _ => ElementTypes.Name(type),
-    };
+    public static string Name(DataType type) => ElementTypes.Name(type);
 
     /// <summary>Default tolerances: float32 rtol 1e-4 / atol 1e-5, float16 1e-2 / 1e-3, bfloat16 2e-2 / 1e-2, float64 1e-10 / 1e-12, integers and bool exact.</summary>
     public static (double Rtol, double Atol) DefaultTolerance(DataType type) => type switch

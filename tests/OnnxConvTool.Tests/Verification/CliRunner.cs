@@ -20,7 +20,10 @@ internal static class CliRunner
     }
 
     /// <summary>Runs the built onnxconv.dll in a child process, so native writes to stdout would be seen too.</summary>
-    public static Result RunProcess(params string[] args)
+    public static Result RunProcess(params string[] args) => RunProcessIn(null, args);
+
+    /// <summary>Runs the built onnxconv.dll in a child process started in <paramref name="workingDirectory"/>.</summary>
+    public static Result RunProcessIn(string? workingDirectory, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -28,6 +31,7 @@ internal static class CliRunner
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
         start.ArgumentList.Add(dll);
         foreach (string arg in args) start.ArgumentList.Add(arg);
