@@ -22,27 +22,27 @@ public sealed class AttrOrInputTests
     {
         var (_, ops, x) = Start(opset);
         var reshape = ops.Reshape(x, 0, 2, -1).Producer!;
-        Assert.Equal([0L, 2, -1], AttrOrInput.ReshapeShape(reshape).Values);
+        Assert.Equal([0L, 2, -1], AttrOrInput.ReshapeShape(reshape).Values!);
 
         var slice = ops.Slice(x, [1], [5], [2]).Producer!;
         var (starts, ends, axes, steps) = AttrOrInput.Slice(slice);
         Assert.Equal(sliceSource, starts.Source);
-        Assert.Equal([1L], starts.Values);
-        Assert.Equal([5L], ends.Values);
-        Assert.Equal([2L], axes.Values);
+        Assert.Equal([1L], starts.Values!);
+        Assert.Equal([5L], ends.Values!);
+        Assert.Equal([2L], axes.Values!);
         Assert.Equal(AttrOrInputSource.Absent, steps.Source);
 
         var pad = ops.PadWithZeros(x, 0, 0, 1, 2, 0, 0, 3, 4).Producer!;
-        Assert.Equal([0L, 0, 1, 2, 0, 0, 3, 4], AttrOrInput.Pads(pad).Values);
+        Assert.Equal([0L, 0, 1, 2, 0, 0, 3, 4], AttrOrInput.Pads(pad).Values!);
 
         var squeeze = ops.Squeeze(x, 0).Producer!;
-        Assert.Equal([0L], AttrOrInput.Axes(squeeze).Values);
+        Assert.Equal([0L], AttrOrInput.Axes(squeeze).Values!);
 
         var split = ops.Split(x, 2, 2, 4)[0].Producer!;
-        Assert.Equal([2L, 4L], AttrOrInput.SplitSizes(split).Values);
+        Assert.Equal([2L, 4L], AttrOrInput.SplitSizes(split).Values!);
 
         var reduce = ops.ReduceSum(x, [1, 3], keepDims: true).Producer!;
-        Assert.Equal([1L, 3L], AttrOrInput.ReduceAxes(reduce).Values);
+        Assert.Equal([1L, 3L], AttrOrInput.ReduceAxes(reduce).Values!);
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class AttrOrInputTests
         var model = builder.ToIr();
         var read = AttrOrInput.ReshapeShape(model.Graph.Find("y")!.Producer!);
         Assert.Equal(AttrOrInputSource.ConstantInput, read.Source);
-        Assert.Equal([3L, 2L], read.Values);
+        Assert.Equal([3L, 2L], read.Values!);
     }
 
     [Fact]

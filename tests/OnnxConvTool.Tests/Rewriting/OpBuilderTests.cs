@@ -54,7 +54,7 @@ public sealed class OpBuilderTests
         Assert.Equal("Reshape", node.OpType);
         if (opset < 5)
         {
-            Assert.Equal([0L, -1L], node.GetInts("shape"));
+            Assert.Equal([0L, -1L], node.GetInts("shape")!);
             Assert.Single(node.Inputs);
         }
         else
@@ -76,8 +76,8 @@ public sealed class OpBuilderTests
         var (model, node) = Emit(opset, [1, 2, 7], (ops, x) => ops.Slice(x, [1], [long.MaxValue], [2]));
         if (opset < 10)
         {
-            Assert.Equal([1L], node.GetInts("starts"));
-            Assert.Equal([2L], node.GetInts("axes"));
+            Assert.Equal([1L], node.GetInts("starts")!);
+            Assert.Equal([2L], node.GetInts("axes")!);
             Assert.Single(node.Inputs);
         }
         else
@@ -118,7 +118,7 @@ public sealed class OpBuilderTests
     {
         var (model, node) = Emit(opset, [1, 2, 7, 5], (ops, x) => ops.Subsample(x, [2, 3]));
         Assert.Equal("AveragePool", node.OpType);
-        Assert.Equal([1L, 1L], node.GetInts("kernel_shape"));
+        Assert.Equal([1L, 1L], node.GetInts("kernel_shape")!);
         var outputs = OrtComparison.Run(model);
         var x = OrtComparisonInputs(model);
         var y = outputs.Values.Single();
@@ -153,7 +153,7 @@ public sealed class OpBuilderTests
         var (model, node) = Emit(opset, [1, 2, 3, 3], (ops, x) => ops.PadWithZeros(x, 0, 0, 1, 0, 0, 0, 2, 1));
         if (attribute is not null)
         {
-            Assert.Equal([0L, 0, 1, 0, 0, 0, 2, 1], node.GetInts(attribute));
+            Assert.Equal([0L, 0, 1, 0, 0, 0, 2, 1], node.GetInts(attribute)!);
             Assert.Single(node.Inputs);
         }
         else
