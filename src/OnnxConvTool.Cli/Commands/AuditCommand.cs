@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Rules;
 using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Cli.Commands;
@@ -28,7 +29,12 @@ public static class AuditCommand
             var loaded = ModelReader.Load(path);
             var overrides = ShapeOverrides.Parse(parse.GetValue(shape) ?? []);
             ShapeOverrides.Validate(loaded, overrides);
-            var audit = Conv1x1Audit.Run(loaded, new AuditOptions { ShapeOverrides = overrides, ComputeWeightRank = !parse.GetValue(noRank) }, path);
+            var audit = Conv1x1Audit.Run(loaded, new AuditOptions
+            {
+                ShapeOverrides = overrides,
+                ComputeWeightRank = !parse.GetValue(noRank),
+                RewriteChecks = RewriteTargets.Conv1x1Checks(),
+            }, path);
             string text = parse.GetValue(format) switch
             {
                 OutputFormat.Json => AuditJson.Serialize(audit),

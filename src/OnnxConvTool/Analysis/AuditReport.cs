@@ -188,7 +188,8 @@ public enum WeightSource
 }
 
 /// <summary>Whether rewrite rule <see cref="Rule"/> applies to a conv, and if not, the sentence that says why.</summary>
-public sealed record RewriteApplicability(string Rule, bool Applies, string? Reason);
+/// <summary>Whether a rewrite rule applies to a 1x1 conv: when not, <see cref="Reason"/>; when it does, what it would do (<see cref="Plan"/>).</summary>
+public sealed record RewriteApplicability(string Rule, bool Applies, string? Reason, string? Plan);
 
 /// <summary>A rewrite rule's applicability check, run by the audit on every 1x1 convolution (the <c>rewrites</c> field).</summary>
 public interface IConv1x1RewriteCheck

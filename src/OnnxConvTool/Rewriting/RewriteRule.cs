@@ -14,8 +14,8 @@ public interface IRewriteRule
     /// <summary>Cheap structural test (op type, domain): is this node something the rule is about?</summary>
     bool IsCandidate(Node node);
 
-    /// <summary>Matches without mutating: null when the rule applies, else the reason it does not.</summary>
-    string? WhyNotApplicable(Node node, RewriteContext context);
+    /// <summary>Matches without mutating: what <see cref="TryApply"/> would report, with nothing rewritten.</summary>
+    RuleAttempt Preview(Node node, RewriteContext context);
 
     /// <summary>Matches, and on success rewrites through <paramref name="rewriter"/>; returns the outcome as a sentence.</summary>
     RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter);
@@ -44,10 +44,11 @@ public abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
     /// <summary>What <see cref="Rewrite"/> does for this match, as a short phrase for reports.</summary>
     public abstract string Describe(TMatch match);
 
-    public string? WhyNotApplicable(Node node, RewriteContext context)
+    public RuleAttempt Preview(Node node, RewriteContext context)
     {
-        if (!IsCandidate(node)) return $"the rule does not apply to {node.OpType} nodes";
-        return TryMatch(node, context).FailureReason;
+        if (!IsCandidate(node)) return new RuleAttempt(false, $"the rule does not apply to {node.OpType} nodes");
+        var result = TryMatch(node, context);
+        return result.Succeeded ? new RuleAttempt(true, Describe(result.Match!)) : new RuleAttempt(false, result.FailureReason!);
     }
 
     public RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter)

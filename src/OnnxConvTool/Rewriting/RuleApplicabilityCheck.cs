@@ -17,7 +17,9 @@ public sealed class RuleApplicabilityCheck(IRewriteRule rule) : IConv1x1RewriteC
     {
         var model = conv.Graph.Model;
         if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
-        string? reason = rule.WhyNotApplicable(conv, _context);
-        return new RewriteApplicability(rule.Id, reason is null, reason);
+        var preview = rule.Preview(conv, _context);
+        return preview.Applied
+            ? new RewriteApplicability(rule.Id, true, null, preview.Detail)
+            : new RewriteApplicability(rule.Id, false, preview.Detail, null);
     }
 }

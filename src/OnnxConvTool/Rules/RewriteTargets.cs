@@ -24,6 +24,10 @@ public static class RewriteTargets
         _ => throw new ArgumentOutOfRangeException(nameof(target), target, null),
     };
 
+    /// <summary>Fresh checks of the rules that apply to 1x1 Convs, for the audit's per-node <c>rewrites</c> field.</summary>
+    public static IReadOnlyList<Analysis.IConv1x1RewriteCheck> Conv1x1Checks() =>
+        [new RuleApplicabilityCheck(new Conv1x1ToMatMul()), new RuleApplicabilityCheck(new Conv1x1ToGemm())];
+
     /// <summary>Every rule, for audits that report which rewrites apply to each node.</summary>
     public static IReadOnlyList<IRewriteRule> All { get; } = [new Conv1x1ToMatMul(), new Conv1x1ToGemm(), new MatMulToConv1x1()];
 }

@@ -101,7 +101,7 @@ public sealed class AuditJsonContractTests
 
         public RewriteApplicability Check(Node conv) =>
             conv.Outputs[0].IsGraphOutput && conv.Inputs[0]!.Name == "x"
-                ? new RewriteApplicability(RuleId, true, null)
-                : new RewriteApplicability(RuleId, false, "The input is not x.");
+                ? new RewriteApplicability(RuleId, true, null, "Test rewrite.")
+                : new RewriteApplicability(RuleId, false, "The input is not x.", null);
     }
 }
