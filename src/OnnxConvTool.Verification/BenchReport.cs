@@ -77,8 +77,7 @@ public sealed class BenchReport
 
     public string RenderJson()
     {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        return ReportJson.Write(json =>
         {
             json.WriteStartObject();
             json.WriteString("engine", Engine);
@@ -123,7 +122,6 @@ public sealed class BenchReport
                 json.WriteNull("conclusion");
             }
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        });
     }
 }

@@ -112,8 +112,7 @@ public sealed partial class VerificationReport
     /// <summary>The report as JSON (documented in the README); non-finite numbers are written as null.</summary>
     public string RenderJson()
     {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        return ReportJson.Write(json =>
         {
             json.WriteStartObject();
             json.WriteString("reference", Reference);
@@ -183,8 +182,7 @@ public sealed partial class VerificationReport
                 json.WriteEndObject();
             }
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        });
     }
 
     private static void WriteComparisons(Utf8JsonWriter json, string name, IReadOnlyList<OutputComparison> comparisons)

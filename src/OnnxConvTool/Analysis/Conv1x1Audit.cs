@@ -1,6 +1,7 @@
 using System.Globalization;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Ops;
 using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Analysis;
@@ -27,7 +28,7 @@ public static class Conv1x1Audit
 
         int conv = 0, kernelUnknown = 0, convTranspose = 0, matMul = 0, gemm = 0, macsUnknown = 0;
         long totalMacs = 0;
-        var pending = new List<(Node Node, ConvAttributes Attributes)>();
+        var pending = new List<(Node Node, ConvGeometry Geometry)>();
         foreach (var node in model.AllNodes())
         {
             if (!CostModel.CountsMacs(node)) continue;
@@ -41,17 +42,17 @@ public static class Conv1x1Audit
             if (CostModel.Macs(node, shapes) is { } macs) totalMacs = checked(totalMacs + macs);
             else macsUnknown++;
             if (node.OpType != "Conv") continue;
-            var attributes = ConvAttributes.Read(node, CostModel.ShapeOf(node.Input(1), shapes), CostModel.ShapeOf(node.Input(0), shapes));
-            if (attributes.Kernel is null) kernelUnknown++;
-            else if (attributes.IsKernelAllOnes) pending.Add((node, attributes));
+            var geometry = ConvGeometry.Read(node, CostModel.ShapeOf(node.Input(1), shapes));
+            if (geometry.Kernel is null) kernelUnknown++;
+            else if (geometry.IsPointwise) pending.Add((node, geometry));
         }
 
         long? allMacs = macsUnknown == 0 ? totalMacs : null;
         // The SVD-like rank work dominates the audit; the convs are independent, so it runs on every core.
         var ranks = new NumericalRank?[pending.Count];
         if (options.ComputeWeightRank)
-            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Attributes.Group) : null);
-        var rows = pending.Select((p, i) => Describe(p.Node, p.Attributes, shapes, allMacs, ranks[i], options)).ToList();
+            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Geometry.Group) : null);
+        var rows = pending.Select((p, i) => Describe(p.Node, p.Geometry, shapes, allMacs, ranks[i], options)).ToList();
 
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
         long? conv1x1Params = rows.All(r => r.Params is not null) ? rows.Sum(r => r.Params!.Value) : null;
@@ -99,18 +100,18 @@ public static class Conv1x1Audit
 
     public static string WeightSourceName(WeightSource source) => source.ToString().ToLowerInvariant();
 
-    private static Conv1x1Row Describe(Node node, ConvAttributes attributes, ShapeInferenceResult shapes, long? allMacs,
+    private static Conv1x1Row Describe(Node node, ConvGeometry geometry, ShapeInferenceResult shapes, long? allMacs,
         NumericalRank? weightRank, AuditOptions options)
     {
         var weightValue = node.Input(1);
         var weightShape = CostModel.ShapeOf(weightValue, shapes);
         var inputShape = CostModel.ShapeOf(node.Input(0), shapes);
         var outputShape = shapes.Get(node.Outputs[0]);
-        int rank = attributes.SpatialRank!.Value;
-        long group = attributes.Group;
+        int rank = geometry.SpatialRank;
+        long group = geometry.Group;
 
-        long? outChannels = weightShape.Dims is { Count: > 0 } w && w[0].IsKnown ? w[0].Value : Channel(outputShape);
-        long? inChannels = weightShape.Dims is { Count: > 1 } w1 && w1[1].IsKnown ? w1[1].Value * group : Channel(inputShape);
+        long? outChannels = geometry.OutChannels ?? Channel(outputShape);
+        long? inChannels = geometry.InChannels ?? Channel(inputShape);
         var inputSpatial = Spatial(inputShape, rank);
         var outputSpatial = Spatial(outputShape, rank);
 
@@ -142,10 +143,10 @@ public static class Conv1x1Audit
             OutChannels = outChannels,
             Group = group,
             Depthwise = depthwise,
-            Strides = attributes.Strides,
-            Pads = attributes.Pads,
-            Dilations = attributes.Dilations,
-            AutoPad = attributes.AutoPad,
+            Strides = geometry.Strides,
+            Pads = geometry.Pads,
+            Dilations = geometry.Dilations,
+            AutoPad = geometry.AutoPadText,
             InputSpatial = inputSpatial,
             OutputSpatial = outputSpatial,
             Macs = macs,

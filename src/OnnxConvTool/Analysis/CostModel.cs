@@ -1,4 +1,5 @@
 using OnnxConvTool.Ir;
+using OnnxConvTool.Ops;
 using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Analysis;
@@ -49,11 +50,9 @@ public static class CostModel
     private static long? ConvMacs(Node node, ShapeInferenceResult shapes)
     {
         var output = shapes.Get(node.Outputs[0]).ElementCount;
-        var weight = ShapeOf(node.Input(1), shapes);
-        var conv = ConvAttributes.Read(node, weight, ShapeOf(node.Input(0), shapes));
-        long? inPerGroup = weight.Dims is { Count: > 1 } w ? w[1].Value : null;
+        var conv = ConvGeometry.Read(node, ShapeOf(node.Input(1), shapes));
         long? kernel = conv.Kernel?.Aggregate(1L, (a, k) => a * k);
-        return Multiply(output, inPerGroup, kernel);
+        return Multiply(output, conv.InChannelsPerGroup, kernel);
     }
 
     private static long? ConvTransposeMacs(Node node, ShapeInferenceResult shapes)

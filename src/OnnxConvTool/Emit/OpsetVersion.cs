@@ -44,6 +44,12 @@ public static class OpsetVersion
     /// <summary>The other Reduce ops take <c>axes</c> as an input.</summary>
     public const int ReduceAxesInput = 18;
 
+    /// <summary>Upsample takes <c>scales</c> as an input (before: an attribute).</summary>
+    public const int UpsampleScalesInput = 9;
+
+    /// <summary>Resize takes <c>roi</c> as input 1, so <c>scales</c> moves to input 2; <c>sizes</c> (input 3) exists from here.</summary>
+    public const int ResizeRoiInput = 11;
+
     /// <summary>Shape has <c>start</c> and <c>end</c> attributes.</summary>
     public const int ShapeStartEnd = 15;
 

@@ -1,7 +1,9 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Ops;
 using OnnxConvTool.Rewriting;
+using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Rules;
 
@@ -75,9 +77,8 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
         if (conv.Input(1) is not { } weight) return MatchResult.Fail($"'{conv.DisplayName}' has no weight input");
         if (conv.Outputs.Count != 1) return MatchResult.Fail($"'{conv.DisplayName}' has {conv.Outputs.Count} outputs, not 1");
 
-        var read = ConvGeometry.Read(conv, context);
-        if (!read.Succeeded) return MatchResult.Fail(read.FailureReason!);
-        var geometry = read.Match!;
+        var geometry = ConvGeometry.Read(conv, WeightShape(weight, context));
+        if (geometry.Problem is { } problem) return MatchResult.Fail(problem);
         if (!geometry.IsPointwise)
             return MatchResult.Fail($"the kernel is {geometry.KernelText}, not {string.Join("x", Enumerable.Repeat("1", geometry.SpatialRank))}");
         int k = geometry.SpatialRank;
@@ -131,10 +132,10 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
                     {
                         long padNeeded = SamePadNeeded(s, d);
                         if (padNeeded < -1)
-                            return MatchResult.Fail($"auto_pad {AutoPadName(geometry.AutoPad)} with stride {s} on size {d} (spatial axis {i} of '{input.Name}') needs negative padding ({padNeeded}), where runtimes disagree on which pixel comes first");
+                            return MatchResult.Fail($"auto_pad {geometry.AutoPadText} with stride {s} on size {d} (spatial axis {i} of '{input.Name}') needs negative padding ({padNeeded}), where runtimes disagree on which pixel comes first");
                     }
                     else if (s > 2)
-                        return MatchResult.Fail($"auto_pad {AutoPadName(geometry.AutoPad)} with stride {s} needs negative padding for some sizes of spatial axis {i} of '{input.Name}', whose size is not known statically (runtimes disagree on which pixel comes first then)");
+                        return MatchResult.Fail($"auto_pad {geometry.AutoPadText} with stride {s} needs negative padding for some sizes of spatial axis {i} of '{input.Name}', whose size is not known statically (runtimes disagree on which pixel comes first then)");
                     break;
             }
         }
@@ -163,7 +164,15 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
     /// </summary>
     public static long SamePadNeeded(long stride, long size) => ((size + stride - 1) / stride - 1) * stride + 1 - size;
 
-    private static string AutoPadName(AutoPad mode) => mode == AutoPad.SameUpper ? "SAME_UPPER" : mode == AutoPad.SameLower ? "SAME_LOWER" : mode.ToString().ToUpperInvariant();
+    /// <summary>
+    /// The weight's shape: a constant's dims, else an overridable initializer's (the shape the model was built
+    /// for), else the inferred shape.
+    /// </summary>
+    private static TensorShape WeightShape(Value weight, RewriteContext context)
+    {
+        var tensor = Model.TryGetConstant(weight) ?? weight.Initializer;
+        return tensor is null ? context.ShapeOf(weight) : new TensorShape(tensor.ElementType, tensor.Dims.Select(Shapes.Dim.Known).ToArray());
+    }
 
     public override string Describe(Conv1x1Match match)
     {

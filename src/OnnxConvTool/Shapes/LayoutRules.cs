@@ -83,7 +83,7 @@ internal static class LayoutRules
             return;
         }
         var sizes = new DimExpr?[outputs];
-        var given = c.AttrOrInputInts("split", 1, inputSinceOpset: 13, out bool present);
+        var given = c.AttrOrInputInts("split", out bool present);
         if (present)
         {
             if (given is { } g && g.Length == outputs) sizes = ShapeMath.Known(g);
@@ -116,8 +116,10 @@ internal static class LayoutRules
     {
         var x = c.Input(0);
         DimExpr?[]? target;
-        if (c.Opset < 5) target = c.Ints("shape") is { } attribute ? ShapeMath.Known(attribute) : null;
-        else target = c.Values(1) ?? (c.Dims(1) is [{ Constant: { } length }] ? new DimExpr?[length] : null);
+        target = c.AttrOrInputValues("shape", out _);
+        // A computed shape of known length at least gives the output's rank.
+        if (target is null && c.InputIndexOf("shape") is var shapeInput and >= 0 && c.Dims(shapeInput) is [{ Constant: { } length }])
+            target = new DimExpr?[length];
         if (target is null)
         {
             c.SetOutput(0, x.Type, null);
@@ -191,7 +193,7 @@ internal static class LayoutRules
     private static void Squeeze(NodeContext c)
     {
         var x = c.Input(0);
-        var axes = c.AttrOrInputInts("axes", 1, inputSinceOpset: 13, out bool present);
+        var axes = c.AttrOrInputInts("axes", out bool present);
         if (x.Dims is not { } dims || (present && axes is null))
         {
             c.SetOutput(0, x.Type, null);
@@ -225,7 +227,7 @@ internal static class LayoutRules
     private static void Unsqueeze(NodeContext c)
     {
         var x = c.Input(0);
-        var axes = c.AttrOrInputInts("axes", 1, inputSinceOpset: 13, out _);
+        var axes = c.AttrOrInputInts("axes", out _);
         if (x.Dims is not { } dims || axes is null)
         {
             c.SetOutput(0, x.Type, null);
@@ -249,9 +251,7 @@ internal static class LayoutRules
             c.SetOutput(0, x.Type, null);
             return;
         }
-        DimExpr?[]? pads = c.Opset < 11
-            ? (c.Ints("pads") ?? c.Ints("paddings")) is { } attribute ? ShapeMath.Known(attribute) : null
-            : c.Values(1);
+        DimExpr?[]? pads = c.AttrOrInputValues("pads", out _);
         int[] axes = Enumerable.Range(0, dims.Length).ToArray();
         if (c.Opset >= 18 && c.HasInput(3))
         {
@@ -284,23 +284,11 @@ internal static class LayoutRules
             c.SetOutput(0, x.Type, null);
             return;
         }
-        DimExpr?[]? starts, ends;
-        long[]? axes, steps;
-        if (c.Opset < 10)
-        {
-            starts = c.Ints("starts") is { } s ? ShapeMath.Known(s) : null;
-            ends = c.Ints("ends") is { } e ? ShapeMath.Known(e) : null;
-            axes = c.Ints("axes");
-            steps = null;
-        }
-        else
-        {
-            starts = c.Values(1);
-            ends = c.Values(2);
-            axes = c.HasInput(3) ? c.ConstInts(3) : null;
-            steps = c.HasInput(4) ? c.ConstInts(4) : null;
-            if ((c.HasInput(3) && axes is null) || (c.HasInput(4) && steps is null)) starts = null;
-        }
+        DimExpr?[]? starts = c.AttrOrInputValues("starts", out _);
+        DimExpr?[]? ends = c.AttrOrInputValues("ends", out _);
+        long[]? axes = c.AttrOrInputInts("axes", out bool axesGiven);
+        long[]? steps = c.AttrOrInputInts("steps", out bool stepsGiven);
+        if ((axesGiven && axes is null) || (stepsGiven && steps is null)) starts = null;
         if (starts is null || ends is null || starts.Length != ends.Length)
         {
             c.SetOutput(0, x.Type, new DimExpr?[dims.Length]);
@@ -480,8 +468,8 @@ internal static class LayoutRules
             c.SetOutput(0, x.Type, null);
             return;
         }
-        int scalesIndex = c.Opset < 11 ? 1 : 2;
-        int sizesIndex = c.Opset < 11 ? -1 : 3;
+        int scalesIndex = c.InputIndexOf("scales");
+        int sizesIndex = c.InputIndexOf("sizes");
         int[] axes = Enumerable.Range(0, dims.Length).ToArray();
         if (c.Opset >= 18 && c.Ints("axes") is { } axesAttribute)
             axes = axesAttribute.Select(a => ShapeMath.Axis(a, dims.Length) ?? -1).ToArray();
@@ -518,7 +506,8 @@ internal static class LayoutRules
     private static void Upsample(NodeContext c)
     {
         var x = c.Input(0);
-        var scales = c.Opset < 9 ? c.Node.GetFloats("scales")?.Select(f => (double)f).ToArray() : c.ConstDoubles(1);
+        int scalesInput = c.InputIndexOf("scales");
+        var scales = scalesInput < 0 ? c.Node.GetFloats("scales")?.Select(f => (double)f).ToArray() : c.ConstDoubles(scalesInput);
         if (x.Dims is not { } dims || scales is null || scales.Length != dims.Length)
         {
             c.SetOutput(0, x.Type, x.Dims is null ? null : new DimExpr?[x.Dims.Length]);

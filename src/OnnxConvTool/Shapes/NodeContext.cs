@@ -1,3 +1,4 @@
+using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 
@@ -61,20 +62,35 @@ internal sealed class NodeContext
     public bool HasAttribute(string name) => Node.HasAttribute(name);
 
     /// <summary>
-    /// Integers that opsets before <paramref name="inputSinceOpset"/> give as attribute
-    /// <paramref name="attribute"/> and later ones as input <paramref name="inputIndex"/> (folded when the
-    /// input is computed). <paramref name="present"/> is false when the node gives neither.
+    /// Integers <paramref name="name"/> that older opsets keep in an attribute and newer ones take as an input
+    /// (<see cref="AttrOrInput.Locate"/> knows which), folded when the input is computed.
+    /// <paramref name="present"/> is false when the node gives neither.
     /// </summary>
-    public long[]? AttrOrInputInts(string attribute, int inputIndex, int inputSinceOpset, out bool present)
+    public long[]? AttrOrInputInts(string name, out bool present)
     {
-        if (Opset < inputSinceOpset)
-        {
-            present = Node.HasAttribute(attribute);
-            return Node.GetInts(attribute);
-        }
-        present = HasInput(inputIndex);
-        return present ? ConstInts(inputIndex) : null;
+        var read = AttrOrInput.Ints(Node, name, Opset, value => ShapeMath.AllConstant(Engine.Get(value).Values));
+        present = read.Source != AttrOrInputSource.Absent;
+        return read.Values;
     }
+
+    /// <summary>
+    /// Like <see cref="AttrOrInputInts"/>, for values that may be symbolic (a Reshape target built from Shape):
+    /// the attribute's ints, or the input's folded elements.
+    /// </summary>
+    public DimExpr?[]? AttrOrInputValues(string name, out bool present)
+    {
+        var slot = AttrOrInput.Locate(Node.OpType, name, Opset);
+        if (slot.Attribute is { } attribute)
+        {
+            present = HasAttribute(attribute);
+            return Ints(attribute) is { } ints ? ShapeMath.Known(ints) : null;
+        }
+        present = slot.Input >= 0 && HasInput(slot.Input);
+        return present ? Values(slot.Input) : null;
+    }
+
+    /// <summary>The index of input <paramref name="name"/> at the model's opset, or -1 when the op keeps it elsewhere or lacks it.</summary>
+    public int InputIndexOf(string name) => AttrOrInput.Locate(Node.OpType, name, Opset).Input;
 
     public void SetOutput(int index, DataType? type, DimExpr?[]? dims, DimExpr?[]? values = null)
     {

@@ -9,22 +9,22 @@ internal static class ReductionRules
 {
     public static void Register(IDictionary<string, Action<NodeContext>> rules)
     {
-        rules["ReduceSum"] = c => Reduce(c, axesInputSince: 13, (a, b) => a + b);
-        rules["ReduceProd"] = c => Reduce(c, axesInputSince: 18, (a, b) => a * b);
-        rules["ReduceMax"] = c => Reduce(c, axesInputSince: 18, (a, b) => a == b ? a : a.Constant is { } x && b.Constant is { } y ? DimExpr.Of(Math.Max(x, y)) : null);
-        rules["ReduceMin"] = c => Reduce(c, axesInputSince: 18, (a, b) => a == b ? a : a.Constant is { } x && b.Constant is { } y ? DimExpr.Of(Math.Min(x, y)) : null);
+        rules["ReduceSum"] = c => Reduce(c, (a, b) => a + b);
+        rules["ReduceProd"] = c => Reduce(c, (a, b) => a * b);
+        rules["ReduceMax"] = c => Reduce(c, (a, b) => a == b ? a : a.Constant is { } x && b.Constant is { } y ? DimExpr.Of(Math.Max(x, y)) : null);
+        rules["ReduceMin"] = c => Reduce(c, (a, b) => a == b ? a : a.Constant is { } x && b.Constant is { } y ? DimExpr.Of(Math.Min(x, y)) : null);
         foreach (string op in new[] { "ReduceMean", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare" })
-            rules[op] = c => Reduce(c, axesInputSince: 18, fold: null);
+            rules[op] = c => Reduce(c, fold: null);
         rules["ArgMax"] = ArgReduce;
         rules["ArgMin"] = ArgReduce;
         rules["TopK"] = TopK;
     }
 
-    private static void Reduce(NodeContext c, int axesInputSince, Func<DimExpr, DimExpr, DimExpr?>? fold)
+    private static void Reduce(NodeContext c, Func<DimExpr, DimExpr, DimExpr?>? fold)
     {
         var x = c.Input(0);
         bool keepDims = c.Int("keepdims", 1) != 0;
-        var axes = c.AttrOrInputInts("axes", 1, axesInputSince, out bool present);
+        var axes = c.AttrOrInputInts("axes", out bool present);
         if (x.Dims is not { } dims)
         {
             c.SetOutput(0, x.Type, null);
@@ -38,7 +38,8 @@ internal static class ReductionRules
         }
         if (axes is null || axes.Length == 0)
         {
-            if (c.Opset >= axesInputSince && c.Int("noop_with_empty_axes", 0) != 0)
+            // noop_with_empty_axes came with the axes input.
+            if (c.InputIndexOf("axes") >= 0 && c.Int("noop_with_empty_axes", 0) != 0)
             {
                 c.SetOutput(0, x);
                 return;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using OnnxConvTool.TestKit;
-using OnnxConvTool.Tests.Verification;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Analysis;
 
@@ -30,9 +30,9 @@ public sealed class AuditRewritesTests
             : Path.Combine(SharedData.RepositoryRoot, "models", model["models:".Length..]);
         using var temp = new TempDirectory();
 
-        var audit = CliRunner.Run("audit", path, "--format", "json", "--no-rank");
+        var audit = CliInvocation.Run("audit", path, "--format", "json", "--no-rank");
         Assert.True(audit.ExitCode == 0, audit.ToString());
-        var rewrite = CliRunner.Run("rewrite", path, "-o", temp.File("out.onnx"), "--to", target, "--no-verify", "--format", "json");
+        var rewrite = CliInvocation.Run("rewrite", path, "-o", temp.File("out.onnx"), "--to", target, "--no-verify", "--format", "json");
         Assert.True(rewrite.ExitCode == 0, rewrite.ToString());
 
         string rule = $"conv1x1-to-{target}";
@@ -72,7 +72,7 @@ public sealed class AuditRewritesTests
         using var temp = new TempDirectory();
         string path = b.Save(temp.File("same3.onnx"));
 
-        var audit = CliRunner.Run("audit", path, "--format", "json");
+        var audit = CliInvocation.Run("audit", path, "--format", "json");
         Assert.True(audit.ExitCode == 0, audit.ToString());
         using var json = JsonDocument.Parse(audit.Stdout);
         var checks = json.RootElement.GetProperty("conv1x1")[0].GetProperty("rewrites").EnumerateArray().ToArray();

@@ -1,10 +1,12 @@
+using System.Diagnostics;
 using OnnxConvTool.Cli;
 
 namespace OnnxConvTool.Tests.Cli;
 
-/// <summary>One in-process run of <c>onnxconv</c>: its exit code and what it wrote to stdout and stderr.</summary>
+/// <summary>One run of <c>onnxconv</c>, in-process or as a child process: its exit code and what it wrote to stdout and stderr.</summary>
 public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
 {
+    /// <summary>Runs <see cref="OnnxConvCli.Run"/> in-process.</summary>
     public static CliInvocation Run(params string[] args)
     {
         var stdout = new StringWriter();
@@ -13,5 +15,30 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
         return new CliInvocation(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the built onnxconv.dll in a child process, so native writes to stdout would be seen too.</summary>
+    public static CliInvocation RunProcess(params string[] args) => RunProcessIn(null, args);
+
+    /// <summary>Runs the built onnxconv.dll in a child process started in <paramref name="workingDirectory"/>.</summary>
+    public static CliInvocation RunProcessIn(string? workingDirectory, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
+        };
+        start.ArgumentList.Add(dll);
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return new CliInvocation(process.ExitCode, stdout, stderr.Result);
+    }
+
     public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
 }

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using OnnxConvTool.TestKit;
-using OnnxConvTool.Tests.Verification;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Readme;
 
@@ -45,7 +45,7 @@ public sealed partial class ReadmeExamplesTests
         string command = echoExitCode ? commandLine[..^"; echo $?".Length] : commandLine;
         var args = SplitArguments(command);
         Assert.Equal("onnxconv", args[0]);
-        var result = CliRunner.RunProcessIn(cwd, args[1..]);
+        var result = CliInvocation.RunProcessIn(cwd, args[1..]);
         var output = new StringBuilder(result.Stdout).Append(result.Stderr);
         if (echoExitCode) output.Append(result.ExitCode).Append('\n');
         return output.ToString();

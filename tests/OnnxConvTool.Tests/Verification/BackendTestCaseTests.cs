@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Verification;
 
@@ -38,7 +39,7 @@ public sealed class BackendTestCaseTests
         long opset = proto.OpsetImport.Single(o => o.Domain is "" or "ai.onnx").Version;
         var missing = proto.Graph.Node.Where(n => FirstVersionWithAnOrtKernel.TryGetValue(n.OpType, out int first) && opset < first).ToList();
 
-        var result = CliRunner.Run("verify", model, model, "--test-data", folder);
+        var result = CliInvocation.Run("verify", model, model, "--test-data", folder);
         if (missing.Count == 0)
         {
             Assert.True(result.ExitCode == 0, result.ToString());
@@ -54,7 +55,7 @@ public sealed class BackendTestCaseTests
         using var temp = new TempDirectory();
         string upgraded = temp.File("model.onnx");
         File.WriteAllBytes(upgraded, UpgradeToOpset7(proto).ToByteArray());
-        var rerun = CliRunner.Run("verify", upgraded, upgraded, "--test-data", folder);
+        var rerun = CliInvocation.Run("verify", upgraded, upgraded, "--test-data", folder);
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
         Assert.Contains("reference vs stored", rerun.Stdout);
     }

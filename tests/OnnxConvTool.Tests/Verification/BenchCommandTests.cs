@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Verification;
 
@@ -13,7 +14,7 @@ public sealed class BenchCommandTests : IDisposable
     public void OneModelGivesLatencyStatistics()
     {
         string model = SmallModels.ConvNet().Save(_temp.File("model.onnx"));
-        var result = CliRunner.Run("bench", model, "--runs", "5", "--warmup", "1", "--shape", "x=1,3,32,32");
+        var result = CliInvocation.Run("bench", model, "--runs", "5", "--warmup", "1", "--shape", "x=1,3,32,32");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("median ms", result.Stdout);
         Assert.Contains("x float32[1,3,32,32]", result.Stdout);
@@ -32,7 +33,7 @@ public sealed class BenchCommandTests : IDisposable
         big.Node("Relu", ["wide"], ["y"]);
         string slow = big.Save(_temp.File("slow.onnx"));
 
-        var result = CliRunner.Run("bench", small, slow, "--runs", "7", "--warmup", "2", "--opt", "none", "--format", "json", "--shape", "x=1,3,64,64");
+        var result = CliInvocation.Run("bench", small, slow, "--runs", "7", "--warmup", "2", "--opt", "none", "--format", "json", "--shape", "x=1,3,64,64");
         Assert.True(result.ExitCode == 0, result.ToString());
         using var json = JsonDocument.Parse(result.Stdout);
         var root = json.RootElement;
@@ -52,8 +53,8 @@ public sealed class BenchCommandTests : IDisposable
     public void BadBenchArgumentsExit2()
     {
         string model = SmallModels.ConvNet().Save(_temp.File("model.onnx"));
-        Assert.Equal(2, CliRunner.Run("bench", model, "--runs", "0").ExitCode);
-        Assert.Equal(2, CliRunner.Run("bench", model, "--opt", "turbo").ExitCode);
-        Assert.Equal(2, CliRunner.Run("bench", model, "--shape", "y=1,2").ExitCode);
+        Assert.Equal(2, CliInvocation.Run("bench", model, "--runs", "0").ExitCode);
+        Assert.Equal(2, CliInvocation.Run("bench", model, "--opt", "turbo").ExitCode);
+        Assert.Equal(2, CliInvocation.Run("bench", model, "--shape", "y=1,2").ExitCode);
     }
 }

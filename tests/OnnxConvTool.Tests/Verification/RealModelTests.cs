@@ -2,6 +2,7 @@ using Google.Protobuf;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Verification;
 
@@ -23,7 +24,7 @@ public sealed class RealModelTests
     public void AModelIsEquivalentToItself(string name)
     {
         string path = Shared.RealModel(name);
-        var result = CliRunner.Run(["verify", path, path, "--trials", "2", .. InputOptions(name)]);
+        var result = CliInvocation.Run(["verify", path, path, "--trials", "2", .. InputOptions(name)]);
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("result: equivalent", result.Stdout);
     }
@@ -52,7 +53,7 @@ public sealed class RealModelTests
         string perturbed = temp.File(name);
         File.WriteAllBytes(perturbed, proto.ToByteArray());
 
-        var result = CliRunner.Run(["verify", path, perturbed, "--trials", "1", .. InputOptions(name)]);
+        var result = CliInvocation.Run(["verify", path, perturbed, "--trials", "1", .. InputOptions(name)]);
         Assert.True(result.ExitCode == 1, $"perturbed {weight.Name}\n{result}");
         Assert.Contains("result: different", result.Stdout);
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using OnnxConvTool.Cli;
 using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Verification;
 
@@ -22,7 +23,7 @@ public sealed class VerifyCommandTests : IDisposable
     [Fact]
     public void EquivalentModelsExit0WithTheReportOnStdoutAndNothingOnStderr()
     {
-        var result = CliRunner.Run("verify", _model, _model, "--trials", "2");
+        var result = CliInvocation.Run("verify", _model, _model, "--trials", "2");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("result: equivalent: 2 trials, 1 output", result.Stdout);
         Assert.Equal("", result.Stderr);
@@ -31,7 +32,7 @@ public sealed class VerifyCommandTests : IDisposable
     [Fact]
     public void DifferentModelsExit1()
     {
-        var result = CliRunner.Run("verify", _model, _perturbed, "--trials", "1");
+        var result = CliInvocation.Run("verify", _model, _perturbed, "--trials", "1");
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("result: different: trial 1: output 'y'", result.Stdout);
     }
@@ -39,12 +40,12 @@ public sealed class VerifyCommandTests : IDisposable
     [Fact]
     public void JsonGoesToStdoutOrToTheReportFile()
     {
-        var result = CliRunner.Run("verify", _model, _perturbed, "--trials", "1", "--format", "json");
+        var result = CliInvocation.Run("verify", _model, _perturbed, "--trials", "1", "--format", "json");
         using (var json = JsonDocument.Parse(result.Stdout))
             Assert.Equal(1, json.RootElement.GetProperty("exitCode").GetInt32());
 
         string reportPath = _temp.File("report.md");
-        var toFile = CliRunner.Run("verify", _model, _model, "--trials", "1", "--format", "markdown", "--report", reportPath);
+        var toFile = CliInvocation.Run("verify", _model, _model, "--trials", "1", "--format", "markdown", "--report", reportPath);
         Assert.Equal(0, toFile.ExitCode);
         Assert.Equal("", toFile.Stdout);
         Assert.StartsWith("## verify:", File.ReadAllText(reportPath));
@@ -63,7 +64,7 @@ public sealed class VerifyCommandTests : IDisposable
     [InlineData("--test-data", "/nonexistent/folder")]
     public void BadArgumentsExit2WithAMessage(string option, string value)
     {
-        var result = CliRunner.Run("verify", _model, _model, option, value);
+        var result = CliInvocation.Run("verify", _model, _model, option, value);
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.StartsWith("onnxconv: ", result.Stderr);
         Assert.Equal("", result.Stdout);
@@ -72,8 +73,8 @@ public sealed class VerifyCommandTests : IDisposable
     [Fact]
     public void MissingArgumentsExit2()
     {
-        Assert.Equal(2, CliRunner.Run("verify", _model).ExitCode);
-        Assert.Equal(2, CliRunner.Run("bench").ExitCode);
+        Assert.Equal(2, CliInvocation.Run("verify", _model).ExitCode);
+        Assert.Equal(2, CliInvocation.Run("bench").ExitCode);
     }
 
     [Fact]
@@ -81,11 +82,11 @@ public sealed class VerifyCommandTests : IDisposable
     {
         string garbage = _temp.File("garbage.onnx");
         File.WriteAllBytes(garbage, [0x08, 0xFF, 0xFF, 0x12, 0x99, 0x01, 0x02]);
-        var result = CliRunner.Run("verify", _model, garbage);
+        var result = CliInvocation.Run("verify", _model, garbage);
         Assert.True(result.ExitCode == 3, result.ToString());
         Assert.Contains("garbage.onnx", result.Stderr);
         Assert.Single(result.Stderr.TrimEnd().Split('\n'));
-        Assert.Equal(3, CliRunner.Run("verify", _temp.File("missing.onnx"), _model).ExitCode);
+        Assert.Equal(3, CliInvocation.Run("verify", _temp.File("missing.onnx"), _model).ExitCode);
     }
 
     [Fact]
@@ -97,7 +98,7 @@ public sealed class VerifyCommandTests : IDisposable
         b.Node("Reshape", ["x", shape], ["y"]);
         b.Output("y");
         string path = b.Save(_temp.File("broken.onnx"));
-        var result = CliRunner.Run("verify", path, path);
+        var result = CliInvocation.Run("verify", path, path);
         Assert.True(result.ExitCode == 6, result.ToString());
         Assert.StartsWith("onnxconv: ONNX Runtime cannot run", result.Stderr);
         Assert.Single(result.Stderr.TrimEnd().Split('\n'));
@@ -111,7 +112,7 @@ public sealed class VerifyCommandTests : IDisposable
         var b = SmallModels.ConvNet();
         b.Initializer(TestModelBuilder.TensorOf("unused", [2], [1, 2]));
         string path = b.Save(_temp.File("unused.onnx"));
-        var result = CliRunner.RunProcess("verify", path, path, "--trials", "1", "--format", "json");
+        var result = CliInvocation.RunProcess("verify", path, path, "--trials", "1", "--format", "json");
         Assert.True(result.ExitCode == 0, result.ToString());
         using var json = JsonDocument.Parse(result.Stdout);
         Assert.Equal("equivalent", json.RootElement.GetProperty("verdict").GetString());
