@@ -1,9 +1,12 @@
+using Google.Protobuf;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
 using OnnxConvTool.Shapes;
 using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
+using OnnxConvTool.Tests.Verification;
 using OnnxConvTool.Verification;
 using Xunit.Abstractions;
 
@@ -11,7 +14,8 @@ namespace OnnxConvTool.Tests.Rules;
 
 /// <summary>
 /// conv1x1-to-matmul on every real model in ../shared/models: no 1x1 Conv left, the checker accepts the result,
-/// verify finds it equivalent at its default tolerances.
+/// verify finds it equivalent at its default tolerances — and finds a difference once one weight of the
+/// rewritten model is perturbed by 1e-3 relative.
 /// </summary>
 public sealed class RealModelRewriteTests(ITestOutputHelper output)
 {
@@ -58,5 +62,22 @@ public sealed class RealModelRewriteTests(ITestOutputHelper output)
         var report = Equivalence.AssertEquivalent(before, after, InputsFor(name) with { NameMap = result.ValueNameMap });
         output.WriteLine(report.RenderText());
         PythonOracle.AssertValid(after);
+    }
+
+    /// <summary>The issue's check that verify is not vacuous: the rewritten model with one MatMul weight changed by 1e-3 relative is different.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(Shared.RealModels), MemberType = typeof(Shared))]
+    public void ARewrittenModelWithOneMatMulWeightPerturbedIsDifferent(string name)
+    {
+        var (before, after, result) = RewriteToMatMul(name);
+        var proto = ModelProto.Parser.ParseFrom(ModelWriter.ToBytes(after));
+        var weight = WeightPerturbation.Find(proto.Graph, (node, _, w) => node.OpType == "MatMul" && w.Dims.Count == 2)
+            ?? throw new InvalidOperationException($"the rewritten {name} has no MatMul with a constant weight");
+        WeightPerturbation.PerturbInPlace(weight, 1e-3);
+        var perturbed = ModelReader.Build(proto, "perturbed.onnx", Path.GetTempPath());
+
+        var report = Equivalence.AssertDifferent(before, perturbed, InputsFor(name) with { Trials = 1, NameMap = result.ValueNameMap });
+        output.WriteLine($"perturbed {weight.Name} [{string.Join(",", weight.Dims)}]");
+        output.WriteLine(report.RenderText());
     }
 }
