@@ -2,6 +2,7 @@ using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
+using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
 using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
@@ -46,7 +47,8 @@ public sealed class Conv1x1ToMatMulTests
         new Variant("same-lower-stride-4-static", b => { b.Input("x", 1, 4, 9, 5); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 4, 4), Attr.String("auto_pad", "SAME_LOWER")])], ["y"]); Out(b, "y", 4); }),
         new Variant("valid-stride-2", b => { b.Input("x", 1, 4, 7, 7); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: [Attr.Ints("strides", 2, 2), Attr.String("auto_pad", "VALID")])], ["y"]); Out(b, "y", 4); }),
         new Variant("dilations-ignored", b => { b.Input("x", 1, 4, 5, 5); b.Node("Relu", [b.Conv("x", 4, 5, [1, 1], attributes: Attr.Ints("dilations", 2, 3))], ["y"]); Out(b, "y", 4); }),
-        new Variant("dynamic-dims", b => { b.Input("x", "N", 6, "H", "W"); b.Node("Relu", [b.Conv("x", 6, 4, [1, 1])], ["y"]); Out(b, "y", 4); }),
+        new Variant("dynamic-dims", b => { b.Input("x", "N", 6, "H", "W"); b.Node("Relu", [b.Conv("x", 6, 4, [1, 1])], ["y"]); Out(b, "y", 4); },
+            [new(), new() { Shapes = new Dictionary<string, IReadOnlyList<Dim>> { ["x"] = [Dim.Symbolic("N"), Dim.Known(6), Dim.Known(1), Dim.Symbolic("W")] } }]),
         new Variant("downstream-flatten-and-reshape", b =>
         {
             b.Input("x", 2, 4, 3, 3);
