@@ -36,9 +36,18 @@ public sealed record OnnxCheckResult(string Path, OnnxCheckOutcome Outcome, stri
 /// failure. The full check runs shape inference into a temporary file: ONNX 1.12's
 /// <c>check_model(path, full_check=True)</c> itself writes the inferred model back over the checked file.
 /// </para>
+/// <para>
+/// Checks go to one long-lived Python process per test run (started on first use, ended when the run
+/// ends), so tests may check every model they build.
+/// </para>
 /// </summary>
 public static class PythonOnnx
 {
+    /// <summary>
+    /// The checker server: reads one JSON-encoded path per line and answers one JSON line per path; ends at
+    /// end of input. One server answers every check of a test run, so each check costs milliseconds, not an
+    /// interpreter start and an <c>import onnx</c>.
+    /// </summary>
     private const string CheckScript = """
         import json, os, sys, tempfile
         import onnx
@@ -47,7 +56,8 @@ public static class PythonOnnx
         _, max_ir, max_opset, max_ml = helper.VERSION_TABLE[-1][:4]
         known = {"": max_opset, "ai.onnx": max_opset, "ai.onnx.ml": max_ml}
         scratch = tempfile.mkdtemp(prefix="onnxconv-check-")
-        for path in sys.argv[1:]:
+
+        def check(path):
             try:
                 model = onnx.load(path, load_external_data=False)
                 newer = []
@@ -58,17 +68,23 @@ public static class PythonOnnx
                     if limit is not None and imp.version > limit:
                         newer.append(f"opset {imp.domain or 'ai.onnx'} {imp.version} > {limit}")
                 if newer:
-                    result = ("not-checkable", f"not checkable by ONNX {onnx.__version__}: " + ", ".join(newer))
-                else:
-                    checker.C.check_model_path(path)
-                    inferred = os.path.join(scratch, "inferred.onnx")
-                    shape_inference.infer_shapes_path(path, inferred, check_type=True, strict_mode=True)
-                    os.remove(inferred)
-                    result = ("valid", "")
+                    return ("not-checkable", f"not checkable by ONNX {onnx.__version__}: " + ", ".join(newer))
+                checker.C.check_model_path(path)
+                inferred = os.path.join(scratch, "inferred.onnx")
+                shape_inference.infer_shapes_path(path, inferred, check_type=True, strict_mode=True)
+                os.remove(inferred)
+                return ("valid", "")
             except Exception as e:
-                result = ("invalid", f"{type(e).__name__}: {e}".strip())
-            print(json.dumps({"status": result[0], "message": result[1]}), flush=True)
-        os.rmdir(scratch)
+                return ("invalid", f"{type(e).__name__}: {e}".strip())
+
+        try:
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                status, message = check(json.loads(line))
+                print(json.dumps({"status": status, "message": message}), flush=True)
+        finally:
+            os.rmdir(scratch)
         """;
 
     private const string SchemaScript = """
@@ -82,6 +98,8 @@ public static class PythonOnnx
         """;
 
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
+    private static readonly object ServerGate = new();
+    private static CheckServer? _server;
     private static readonly Lazy<(string? Interpreter, string Version, string Reason)> Probe = new(FindInterpreter);
 
     /// <summary>True when a Python interpreter with the onnx package was found.</summary>
@@ -99,15 +117,33 @@ public static class PythonOnnx
     /// <summary>Runs the full reference check on one model file.</summary>
     public static OnnxCheckResult CheckModel(string path) => CheckModels([path])[0];
 
-    /// <summary>Runs the full reference check on several files in one Python process; results in input order.</summary>
+    /// <summary>Runs the full reference check on several files; results in input order.</summary>
     public static IReadOnlyList<OnnxCheckResult> CheckModels(IEnumerable<string> paths)
     {
         var list = paths.Select(Path.GetFullPath).ToList();
         if (list.Count == 0) return [];
-        var lines = Run(["-c", CheckScript, .. list]);
-        if (lines.Count != list.Count)
-            throw new InvalidOperationException($"the ONNX checker answered {lines.Count} lines for {list.Count} models");
-        return list.Select((path, i) => ParseResult(path, lines[i])).ToList();
+        lock (ServerGate)
+        {
+            if (_server is null || _server.HasExited) _server = CheckServer.Start(Interpreter
+                ?? throw new InvalidOperationException($"the ONNX Python package is not available: {UnavailableReason}"), CheckScript);
+            var results = new List<OnnxCheckResult>(list.Count);
+            foreach (string path in list)
+            {
+                string line;
+                try
+                {
+                    line = _server.Ask(JsonSerializer.Serialize(path), Timeout);
+                }
+                catch
+                {
+                    _server.Dispose();
+                    _server = null;
+                    throw;
+                }
+                results.Add(ParseResult(path, line));
+            }
+            return results;
+        }
     }
 
     /// <summary>
@@ -194,5 +230,79 @@ public static class PythonOnnx
         }
         process.WaitForExit();
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+/// <summary>A long-lived Python process that answers one line per request line on its stdin.</summary>
+internal sealed class CheckServer : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _stderr = new();
+
+    private CheckServer(Process process)
+    {
+        _process = process;
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (_stderr) _stderr.AppendLine(e.Data);
+        };
+        _process.BeginErrorReadLine();
+        // Ending stdin lets the server remove its scratch folder and exit when the test run ends.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static CheckServer Start(string interpreter, string script)
+    {
+        var start = new ProcessStartInfo(interpreter)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in new[] { "-u", "-c", script }) start.ArgumentList.Add(argument);
+        start.Environment["PYTHONIOENCODING"] = "utf-8";
+        start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
+        return new CheckServer(Process.Start(start) ?? throw new InvalidOperationException($"could not start {interpreter}"));
+    }
+
+    /// <summary>Sends one request line and returns the answer line.</summary>
+    public string Ask(string request, TimeSpan timeout)
+    {
+        _process.StandardInput.WriteLine(request);
+        _process.StandardInput.Flush();
+        var answer = _process.StandardOutput.ReadLineAsync();
+        if (!answer.Wait(timeout))
+            throw new InvalidOperationException($"the ONNX checker did not answer within {timeout.TotalMinutes} minutes");
+        if (answer.Result is { } line) return line;
+        _process.WaitForExit();
+        string stderr;
+        lock (_stderr) stderr = _stderr.ToString().Trim();
+        throw new InvalidOperationException($"the ONNX checker exited with {_process.ExitCode}: {stderr}");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.StandardInput.Close();
+                if (!_process.WaitForExit(TimeSpan.FromSeconds(5))) _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            _process.Dispose();
+        }
     }
 }

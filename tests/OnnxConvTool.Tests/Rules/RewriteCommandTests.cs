@@ -3,6 +3,7 @@ using OnnxConvTool.Cli;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
 
 namespace OnnxConvTool.Tests.Rules;
@@ -30,7 +31,7 @@ public sealed class RewriteCommandTests
         return b.Save(temp.File("small.onnx"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void RewritesVerifiesAndWritesWithAReportOfEveryCandidate()
     {
         using var temp = new TempDirectory();
@@ -44,7 +45,7 @@ public sealed class RewriteCommandTests
         Assert.Contains("verification: equivalent", stdout);
         var written = ModelReader.Load(output);
         Assert.Equal(0, RewriteHarness.PointwiseConvCount(written));
-        OnnxChecker.AssertValid(written);
+        PythonOracle.AssertValid(written);
     }
 
     [Fact]
@@ -123,6 +124,6 @@ public sealed class RewriteCommandTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"rewrite took {clock.Elapsed}");
         var written = ModelReader.Load(output);
         Assert.Equal(0, RewriteHarness.PointwiseConvCount(written));
-        OnnxChecker.AssertValid(written);
+        PythonOracle.AssertValid(written);
     }
 }

@@ -46,9 +46,10 @@ public sealed class RealModelTests
     {
         string path = Shared.RealModel(name);
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        var weight = FindConvWeight(proto.Graph, oneByOne: which.Contains("1x1"))
+        bool oneByOne = which.Contains("1x1");
+        var weight = WeightPerturbation.Find(proto.Graph, (node, index, w) => node.OpType == "Conv" && index == 1 && (!oneByOne || w.Dims.Skip(2).All(d => d == 1)))
             ?? throw new InvalidOperationException($"{name} has no {which} with a constant weight");
-        PerturbInPlace(weight, 1e-3);
+        WeightPerturbation.PerturbInPlace(weight, 1e-3);
         using var temp = new TempDirectory();
         string perturbed = temp.File(name);
         File.WriteAllBytes(perturbed, proto.ToByteArray());
@@ -56,39 +57,5 @@ public sealed class RealModelTests
         var result = CliInvocation.Run(["verify", path, perturbed, "--trials", "1", .. InputOptions(name)]);
         Assert.True(result.ExitCode == 1, $"perturbed {weight.Name}\n{result}");
         Assert.Contains("result: different", result.Stdout);
-    }
-
-    /// <summary>
-    /// The constant weight of the first Conv (or first Conv with an all-ones kernel), depth first. In If
-    /// nodes the then-branch is searched first: Silero takes it for sr = 16000, and a weight in a branch
-    /// that never runs cannot change any output.
-    /// </summary>
-    private static TensorProto? FindConvWeight(GraphProto graph, bool oneByOne)
-    {
-        var constants = new Dictionary<string, TensorProto>();
-        foreach (var tensor in graph.Initializer) constants[tensor.Name] = tensor;
-        foreach (var node in graph.Node.Where(n => n.OpType == "Constant"))
-            if (node.Attribute.FirstOrDefault(a => a.Name == "value")?.T is { } value) constants[node.Output[0]] = value;
-        foreach (var node in graph.Node)
-        {
-            if (node.OpType == "Conv" && constants.TryGetValue(node.Input[1], out var weight)
-                && (!oneByOne || weight.Dims.Skip(2).All(d => d == 1)))
-                return weight;
-            foreach (var attribute in node.Attribute.OrderBy(a => a.Name == "then_branch" ? 0 : 1))
-                if (attribute.G is { } sub && FindConvWeight(sub, oneByOne) is { } found)
-                    return found;
-        }
-        return null;
-    }
-
-    /// <summary>Multiplies each element by 1 ± <paramref name="relative"/>, signs from a seeded generator.</summary>
-    private static void PerturbInPlace(TensorProto weight, double relative)
-    {
-        var values = new Tensor(weight).ToDoubleArray();
-        var random = new Random(11);
-        for (int i = 0; i < values.Length; i++) values[i] *= 1 + relative * (random.Next(2) == 0 ? -1 : 1);
-        var replacement = Tensor.FromValues(weight.Name, (TensorProto.Types.DataType)weight.DataType, weight.Dims.ToArray(), values).Proto;
-        weight.FloatData.Clear();
-        weight.RawData = replacement.RawData;
     }
 }
