@@ -9,7 +9,7 @@ public sealed class InterruptTests
     [Theory]
     [InlineData("bench")]
     [InlineData("rewrite")]
-    public void InterruptExitsWith130AndWritesNothing(string command)
+    public async Task InterruptExitsWith130AndWritesNothing(string command)
     {
         using var temp = new TempDirectory();
         var b = new TestModelBuilder(opset: 13, seed: 3);
@@ -35,15 +35,18 @@ public sealed class InterruptTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
 
-        Thread.Sleep(TimeSpan.FromSeconds(3));
-        if (process.HasExited) Assert.Fail($"the command ended before it could be interrupted: {stderr.Result}");
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
-        bool exited = process.WaitForExit(TimeSpan.FromSeconds(30));
-        if (!exited) process.Kill(entireProcessTree: true);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        if (process.HasExited) Assert.Fail($"the command ended before it could be interrupted: {await stderr}");
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) await kill.WaitForExitAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        bool exited = true;
+        try { await process.WaitForExitAsync(deadline.Token); }
+        catch (OperationCanceledException) { exited = false; process.Kill(entireProcessTree: true); }
 
         Assert.True(exited, "the command did not stop within 30 s of SIGINT");
         Assert.Equal(130, process.ExitCode);
-        Assert.Contains("interrupted", stderr.Result);
+        Assert.Contains("interrupted", await stderr);
+        await stdout;
         Assert.False(File.Exists(output));
         Assert.Equal([model], Directory.GetFiles(temp.Path));
     }
