@@ -213,29 +213,55 @@ public sealed class ConvertCommandTests : IDisposable
     {
         string folder = Directory.CreateDirectory(_temp.File("readonly")).FullName;
         File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        bool immutable = false;
         try
         {
-            bool writable;
-            try
+            if (CanWriteInto(folder))
             {
-                File.WriteAllText(Path.Combine(folder, "probe"), "");
-                File.Delete(Path.Combine(folder, "probe"));
-                writable = true;
+                // root ignores permission bits; the immutable attribute stops root too
+                immutable = RunChattr("+i", folder) && !CanWriteInto(folder);
+                Skip.IfNot(immutable, "this user can write into a read-only folder and chattr +i is not available");
             }
-            catch (UnauthorizedAccessException)
-            {
-                writable = false;
-            }
-            Skip.If(writable, "this user (root?) can write into a read-only folder");
 
             var run = CliInvocation.Run("convert", InlineModel(), "-o", Path.Combine(folder, "out.onnx"));
 
             Assert.Equal((int)ExitCode.OutputNotWritten, run.ExitCode);
+            Assert.StartsWith("onnxconv: ", Assert.Single(run.StderrLines));
             Assert.Empty(Directory.GetFileSystemEntries(folder));
         }
         finally
         {
+            if (immutable) RunChattr("-i", folder);
             File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    private static bool CanWriteInto(string folder)
+    {
+        string probe = Path.Combine(folder, "probe");
+        try
+        {
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return false;
+        }
+    }
+
+    private static bool RunChattr(string flag, string path)
+    {
+        try
+        {
+            using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [flag, path]) { RedirectStandardError = true });
+            chattr!.WaitForExit();
+            return chattr.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
         }
     }
 }

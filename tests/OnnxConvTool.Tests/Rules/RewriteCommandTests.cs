@@ -117,11 +117,8 @@ public sealed class RewriteCommandTests
             "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=N,3,96,64"],
             _ => [],
         });
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, stdout, stderr) = Run([.. args]);
-        clock.Stop();
         Assert.True(code == 0, stderr + stdout);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"rewrite took {clock.Elapsed}");
         var written = ModelReader.Load(output);
         Assert.Equal(0, RewriteHarness.PointwiseConvCount(written));
         PythonOracle.AssertValid(written);

@@ -174,19 +174,4 @@ public sealed class RealModelOracleTests
         foreach (var row in Models()) data.Add((string)row[0], (string[])row[1]);
         return data;
     }
-
-    [SkippableTheory]
-    [MemberData(nameof(ModelSizes))]
-    public void InferenceIsFast(string name, string[] shapeSpecs)
-    {
-        var model = ModelReader.Load(Shared.RealModel(name));
-        var overrides = ShapeOverrides.Parse(shapeSpecs);
-        ShapeInference.Run(model, overrides);
-        ShapeInference.Run(model);
-        var clock = Stopwatch.StartNew();
-        const int runs = 5;
-        for (int i = 0; i < runs; i++) ShapeInference.Run(model, overrides);
-        double milliseconds = clock.Elapsed.TotalMilliseconds / runs;
-        Assert.True(milliseconds < 50, $"shape inference of {name} took {milliseconds:F1} ms");
-    }
 }
