@@ -21,7 +21,8 @@ internal sealed record BenchmarkContext(
                           models are reused across invocations
           --cli PATH      onnxconv executable to measure (default: this repository's CLI, published into
                           DIR/publish as users get it: Release, ReadyToRun, framework-dependent)
-          --python PATH   python with the onnx package (default /usr/bin/python3, Debian's python3-onnx)
+          --python PATH   python with the onnx package (default: the first of $ONNXCONV_PYTHON, python3 on PATH and
+                          /usr/bin/python3 that can import onnx, as the tests pick it; on Debian, python3-onnx)
           --keep          keep outputs written by the runs (generated input models are always kept)
         """;
 
@@ -30,7 +31,7 @@ internal sealed record BenchmarkContext(
         int runs = 5;
         string work = Path.Combine(Path.GetTempPath(), "onnxconv-bench");
         string? cli = null;
-        string python = "/usr/bin/python3";
+        string? python = null;
         bool keep = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -48,6 +49,7 @@ internal sealed record BenchmarkContext(
             }
         }
         Directory.CreateDirectory(work);
+        python ??= PythonOnnx.Interpreter ?? "/usr/bin/python3";
         cli ??= PublishCli(work, stderr);
         if (!File.Exists(cli)) throw new ArgumentException($"onnxconv executable not found at {cli}");
         return new BenchmarkContext(stdout, stderr, runs, work, cli, python, keep);

@@ -23,6 +23,10 @@ internal static class MachineInfo
             """;
     }
 
+    /// <summary>The 1, 5 and 15 minute load averages, to show how busy the shared machine was during a run.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
     private static string Capture(string file, params string[] args)
     {
         try

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace OnnxConvTool.Benchmarks;
 
 /// <summary>One whole-process run: wall-clock time from spawn to exit (start-up included) and peak resident memory.</summary>
-internal sealed record ProcessRun(TimeSpan Wall, long PeakRssBytes, int ExitCode, string Stderr);
+internal sealed record ProcessRun(TimeSpan Wall, long PeakRssBytes, int ExitCode, string Stdout, string Stderr);
 
 internal static class ProcessMeasurement
 {
@@ -46,8 +46,7 @@ internal static class ProcessMeasurement
             File.Delete(timeFile);
             peak = long.TryParse(text.Split('\n')[^1], out long kib) ? kib * 1024 : -1;
         }
-        _ = stdout.Result;
-        return new ProcessRun(clock.Elapsed, peak, process.ExitCode, stderr.Result);
+        return new ProcessRun(clock.Elapsed, peak, process.ExitCode, stdout.Result, stderr.Result);
     }
 
     private static long ReadHighWaterMark(int pid)

@@ -22,9 +22,6 @@ internal static class VerifyBenchmark
     /// <summary>Untimed runs of each contender first, so JIT tiering and ORT's allocator caches settle.</summary>
     private const int Warmup = 3;
 
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
-
     private static VerifyOptions OptionsFor(string name) => name switch
     {
         "silero_vad_v5.onnx" => new VerifyOptions
@@ -50,7 +47,7 @@ internal static class VerifyBenchmark
         }
         output.WriteLine($"verify (3 trials, in-process, load to report) vs bare ORT (2 sessions + 3 runs each); median of {runs} alternating runs after {Warmup} warm-up runs each");
         output.Write(MachineInfo.Describe(context.PythonPath));
-        output.WriteLine($"load average at start: {LoadAverage()}");
+        output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
         output.WriteLine();
         output.WriteLine("| model | verify ms (median) | bare ORT ms (median) | ratio | verify ms (min) | bare ORT ms (min) | ratio of mins |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|");

@@ -1,0 +1,80 @@
+using System.Globalization;
+
+namespace OnnxConvTool.Benchmarks;
+
+/// <summary>A command line to run as a whole process: the executable and its arguments.</summary>
+internal sealed record ProcessCommand(string File, IReadOnlyList<string> Arguments)
+{
+    public override string ToString() => string.Join(" ", Arguments.Prepend(File).Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+}
+
+/// <summary>The timed runs of a contender and of its baseline, measured alternately in the same invocation.</summary>
+internal sealed record ComparedRuns(IReadOnlyList<ProcessRun> Contender, IReadOnlyList<ProcessRun> Baseline)
+{
+    /// <summary>Median wall time of the contender divided by that of the baseline (below 1: the contender is faster).</summary>
+    public double Ratio => Contender.MedianSeconds() / Baseline.MedianSeconds();
+}
+
+/// <summary>
+/// Runs a contender and a baseline as whole processes: one untimed warm-up run each (so both read their files
+/// from the page cache, and the caller can check that both did their job), then timed runs that alternate
+/// between the two, so both see the same machine load.
+/// </summary>
+internal static class ProcessComparison
+{
+    /// <summary>
+    /// Measures <paramref name="contender"/> against <paramref name="baseline"/>. <paramref name="checkWarmUp"/>
+    /// sees the two warm-up runs and returns why they are unusable, or null; <paramref name="settle"/> runs
+    /// (untimed) before every run. Returns null, after saying why on stderr, when a warm-up or timed run fails.
+    /// </summary>
+    public static ComparedRuns? Measure(BenchmarkContext context, string label, ProcessCommand contender, ProcessCommand baseline,
+        Func<ProcessRun, ProcessRun, string?> checkWarmUp, Action settle)
+    {
+        settle();
+        var contenderWarmUp = ProcessMeasurement.Run(contender.File, contender.Arguments);
+        settle();
+        var baselineWarmUp = ProcessMeasurement.Run(baseline.File, baseline.Arguments);
+        string? problem = checkWarmUp(contenderWarmUp, baselineWarmUp);
+        if (problem is not null)
+        {
+            context.Error.WriteLine($"{label}: warm-up unusable: {problem}");
+            return null;
+        }
+
+        var contenderRuns = new List<ProcessRun>();
+        var baselineRuns = new List<ProcessRun>();
+        for (int i = 0; i < context.Runs; i++)
+        {
+            settle();
+            contenderRuns.Add(ProcessMeasurement.Run(contender.File, contender.Arguments));
+            settle();
+            baselineRuns.Add(ProcessMeasurement.Run(baseline.File, baseline.Arguments));
+        }
+        var failed = contenderRuns.Concat(baselineRuns).FirstOrDefault(r => r.ExitCode != 0);
+        if (failed is not null)
+        {
+            context.Error.WriteLine($"{label}: a timed run exited with {failed.ExitCode}: {failed.Stderr.Trim()}");
+            return null;
+        }
+        return new ComparedRuns(contenderRuns, baselineRuns);
+    }
+
+    /// <summary>Why a warm-up run is unusable (it failed), or null.</summary>
+    public static string? Failure(string who, ProcessRun run) =>
+        run.ExitCode == 0 ? null : $"{who} exited with {run.ExitCode}: {FirstLine(run.Stderr)}";
+
+    public static double MedianSeconds(this IEnumerable<ProcessRun> runs)
+    {
+        var sorted = runs.Select(r => r.Wall.TotalSeconds).Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    public static double MinSeconds(this IEnumerable<ProcessRun> runs) => runs.Min(r => r.Wall.TotalSeconds);
+
+    public static double MaxSeconds(this IEnumerable<ProcessRun> runs) => runs.Max(r => r.Wall.TotalSeconds);
+
+    public static string PeakRss(this IEnumerable<ProcessRun> runs) =>
+        string.Create(CultureInfo.InvariantCulture, $"{runs.Max(r => r.PeakRssBytes) / (1024.0 * 1024.0):0.0} MiB");
+
+    private static string FirstLine(string text) => text.Trim().Split('\n')[0];
+}
