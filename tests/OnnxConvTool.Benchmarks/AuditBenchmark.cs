@@ -45,9 +45,8 @@ internal static class AuditBenchmark
             var runs = ProcessComparison.Measure(context, name,
                 new ProcessCommand(context.CliPath, ["audit", model, "--format", "json"]),
                 new ProcessCommand(context.PythonPath, ["-c", PythonShapes, model]),
-                (ours, python) => ProcessComparison.Failure("onnxconv", ours)
-                    ?? ProcessComparison.Failure("python", python)
-                    ?? CountConv1x1(ours.Stdout, out conv1x1),
+                ours => ProcessComparison.Failure("onnxconv", ours) ?? CountConv1x1(ours.Stdout, out conv1x1),
+                python => ProcessComparison.Failure("python", python),
                 settle: () => { });
             if (runs is null) return 1;
 

@@ -23,18 +23,21 @@ internal sealed record ComparedRuns(IReadOnlyList<ProcessRun> Contender, IReadOn
 internal static class ProcessComparison
 {
     /// <summary>
-    /// Measures <paramref name="contender"/> against <paramref name="baseline"/>. <paramref name="checkWarmUp"/>
-    /// sees the two warm-up runs and returns why they are unusable, or null; <paramref name="settle"/> runs
-    /// (untimed) before every run. Returns null, after saying why on stderr, when a warm-up or timed run fails.
+    /// Measures <paramref name="contender"/> against <paramref name="baseline"/>. <paramref name="checkContender"/>
+    /// and <paramref name="checkBaseline"/> see their warm-up run right after it ends (before the next settle) and
+    /// return why it is unusable, or null; <paramref name="settle"/> runs (untimed) before every run. Returns null,
+    /// after saying why on stderr, when a warm-up or timed run fails.
     /// </summary>
     public static ComparedRuns? Measure(BenchmarkContext context, string label, ProcessCommand contender, ProcessCommand baseline,
-        Func<ProcessRun, ProcessRun, string?> checkWarmUp, Action settle)
+        Func<ProcessRun, string?> checkContender, Func<ProcessRun, string?> checkBaseline, Action settle)
     {
         settle();
-        var contenderWarmUp = ProcessMeasurement.Run(contender.File, contender.Arguments);
-        settle();
-        var baselineWarmUp = ProcessMeasurement.Run(baseline.File, baseline.Arguments);
-        string? problem = checkWarmUp(contenderWarmUp, baselineWarmUp);
+        string? problem = checkContender(ProcessMeasurement.Run(contender.File, contender.Arguments));
+        if (problem is null)
+        {
+            settle();
+            problem = checkBaseline(ProcessMeasurement.Run(baseline.File, baseline.Arguments));
+        }
         if (problem is not null)
         {
             context.Error.WriteLine($"{label}: warm-up unusable: {problem}");

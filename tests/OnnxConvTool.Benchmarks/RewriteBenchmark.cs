@@ -53,9 +53,9 @@ internal static class RewriteBenchmark
             var runs = ProcessComparison.Measure(context, name,
                 new ProcessCommand(context.CliPath, [.. new[] { "rewrite", model, "-o", rewritten, "--to", "matmul" }, .. inputs]),
                 new ProcessCommand(context.CliPath, [.. new[] { "verify", model, model }, .. inputs]),
-                (rewrite, verify) => ProcessComparison.Failure("onnxconv rewrite", rewrite)
-                    ?? ProcessComparison.Failure("onnxconv verify", verify)
+                rewrite => ProcessComparison.Failure("onnxconv rewrite", rewrite)
                     ?? (File.Exists(rewritten) ? null : $"onnxconv rewrite exited 0 but wrote no {rewritten}"),
+                verify => ProcessComparison.Failure("onnxconv verify", verify),
                 settle: () => BenchmarkContext.Settle(rewritten));
             if (runs is null) return 1;
 
