@@ -12,7 +12,7 @@ namespace OnnxConvTool.Benchmarks;
 /// </summary>
 internal static class AuditBenchmark
 {
-    public const string Description = "onnxconv audit --format json vs python3 onnx.load + shape_inference.infer_shapes, on ../shared/models and models/ (target < 1 s each)";
+    public const string Description = "onnxconv audit --format json vs python3 onnx.load + shape_inference.infer_shapes, on ../shared/models and models/ (target ≤ 1 s median each)";
     private const double TargetSeconds = 1.0;
     private const string PythonShapes = "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.shape_inference.infer_shapes(m)";
 

@@ -11,7 +11,7 @@ namespace OnnxConvTool.Benchmarks;
 /// </summary>
 internal static class RewriteBenchmark
 {
-    public const string Description = "onnxconv rewrite --to matmul (verified) vs onnxconv verify MODEL MODEL, on ../shared/models (target ≤ 5 s each)";
+    public const string Description = "onnxconv rewrite --to matmul (verified) vs onnxconv verify MODEL MODEL, on ../shared/models (target ≤ 5 s median each)";
     private const double TargetSeconds = 5.0;
 
     /// <summary>
