@@ -190,53 +190,31 @@ internal static class TensorPayloads
         int position = 0;
         while (position < message.Length)
         {
-            int fieldStart = position;
-            if (!TryReadVarint(message, ref position, out ulong tag) || tag >> 3 == 0 || tag >> 3 > int.MaxValue) return false;
-            int field = (int)(tag >> 3);
-            switch ((int)(tag & 7))
+            if (!TryReadField(message, ref position, out var f)) return false;
+            if (f.IsLengthDelimited)
             {
-                case 0:
-                    if (!TryReadVarint(message, ref position, out _)) return false;
-                    break;
-                case 1:
-                    position += 8;
-                    break;
-                case 5:
-                    position += 4;
-                    break;
-                case 2:
-                    int lengthStart = position;
-                    if (!TryReadVarint(message, ref position, out ulong size) || size > (ulong)(message.Length - position)) return false;
-                    int length = (int)size;
-                    var tagBytes = message[fieldStart..lengthStart];
-                    if (Child(kind, field) is { } child)
-                    {
-                        var inner = new ArrayBufferWriter<byte>(Math.Min(length, 1 << 16) + 16);
-                        if (!Reduce(message.Slice(position, length), baseOffset + position, child, inner, payloads, nonce, depth + 1)) return false;
-                        output.Write(tagBytes);
-                        WriteVarint(output, (ulong)inner.WrittenCount);
-                        output.Write(inner.WrittenSpan);
-                        position += length;
-                        continue;
-                    }
-                    if (kind == Kind.Tensor && field == RawDataField && length >= MinimumPayload)
-                    {
-                        output.Write(tagBytes);
-                        WriteVarint(output, MarkerLength);
-                        output.Write(nonce);
-                        BinaryPrimitives.WriteInt64LittleEndian(output.GetSpan(8), payloads.Count);
-                        output.Advance(8);
-                        payloads.Add((baseOffset + position, length));
-                        position += length;
-                        continue;
-                    }
-                    position += length;
-                    break;
-                default:
-                    return false;
+                var tagBytes = message[f.Start..f.TagEnd];
+                if (Child(kind, f.Number) is { } child)
+                {
+                    var inner = new ArrayBufferWriter<byte>(Math.Min(f.PayloadLength, 1 << 16) + 16);
+                    if (!Reduce(message.Slice(f.PayloadStart, f.PayloadLength), baseOffset + f.PayloadStart, child, inner, payloads, nonce, depth + 1)) return false;
+                    output.Write(tagBytes);
+                    WriteVarint(output, (ulong)inner.WrittenCount);
+                    output.Write(inner.WrittenSpan);
+                    continue;
+                }
+                if (kind == Kind.Tensor && f.Number == RawDataField && f.PayloadLength >= MinimumPayload)
+                {
+                    output.Write(tagBytes);
+                    WriteVarint(output, MarkerLength);
+                    output.Write(nonce);
+                    BinaryPrimitives.WriteInt64LittleEndian(output.GetSpan(8), payloads.Count);
+                    output.Advance(8);
+                    payloads.Add((baseOffset + f.PayloadStart, f.PayloadLength));
+                    continue;
+                }
             }
-            if (position > message.Length) return false;
-            output.Write(message[fieldStart..position]);
+            output.Write(message[f.Start..position]);
         }
         return true;
     }
@@ -327,58 +305,75 @@ internal static class TensorPayloads
         int position = 0;
         while (position < message.Length)
         {
-            int fieldStart = position;
-            if (!TryReadVarint(message, ref position, out ulong tag)) return false;
-            int field = (int)(tag >> 3);
-            switch ((int)(tag & 7))
+            if (!TryReadField(message, ref position, out var f)) return false;
+            if (f.IsLengthDelimited)
             {
-                case 0:
-                    if (!TryReadVarint(message, ref position, out _)) return false;
-                    break;
-                case 1:
-                    position += 8;
-                    break;
-                case 5:
-                    position += 4;
-                    break;
-                case 2:
-                    int lengthStart = position;
-                    if (!TryReadVarint(message, ref position, out ulong size) || size > (ulong)(message.Length - position)) return false;
-                    int size32 = (int)size;
-                    var content = message.Slice(position, size32);
-                    if (Child(kind, field) is { } child)
-                    {
-                        var inner = new List<object>();
-                        if (!Expand(content, child, inner, payloads, nonce, depth + 1, out long innerLength)) return false;
-                        literal.Write(message[fieldStart..lengthStart]);
-                        WriteVarint(literal, (ulong)innerLength);
-                        length += lengthStart - fieldStart + VarintLength((ulong)innerLength) + innerLength;
-                        FlushLiteral();
-                        pieces.AddRange(inner);
-                        position += size32;
-                        continue;
-                    }
-                    if (kind == Kind.Tensor && field == RawDataField && size32 == MarkerLength && content[..8].SequenceEqual(nonce))
-                    {
-                        var payload = payloads[(int)BinaryPrimitives.ReadInt64LittleEndian(content[8..])];
-                        literal.Write(message[fieldStart..lengthStart]);
-                        WriteVarint(literal, (ulong)payload.Length);
-                        length += lengthStart - fieldStart + VarintLength((ulong)payload.Length) + payload.Length;
-                        FlushLiteral();
-                        pieces.Add(payload);
-                        position += size32;
-                        continue;
-                    }
-                    position += size32;
-                    break;
-                default:
-                    return false;
+                var content = message.Slice(f.PayloadStart, f.PayloadLength);
+                int tagLength = f.TagEnd - f.Start;
+                if (Child(kind, f.Number) is { } child)
+                {
+                    var inner = new List<object>();
+                    if (!Expand(content, child, inner, payloads, nonce, depth + 1, out long innerLength)) return false;
+                    literal.Write(message[f.Start..f.TagEnd]);
+                    WriteVarint(literal, (ulong)innerLength);
+                    length += tagLength + VarintLength((ulong)innerLength) + innerLength;
+                    FlushLiteral();
+                    pieces.AddRange(inner);
+                    continue;
+                }
+                if (kind == Kind.Tensor && f.Number == RawDataField && f.PayloadLength == MarkerLength && content[..8].SequenceEqual(nonce))
+                {
+                    var payload = payloads[(int)BinaryPrimitives.ReadInt64LittleEndian(content[8..])];
+                    literal.Write(message[f.Start..f.TagEnd]);
+                    WriteVarint(literal, (ulong)payload.Length);
+                    length += tagLength + VarintLength((ulong)payload.Length) + payload.Length;
+                    FlushLiteral();
+                    pieces.Add(payload);
+                    continue;
+                }
             }
-            if (position > message.Length) return false;
-            literal.Write(message[fieldStart..position]);
-            length += position - fieldStart;
+            literal.Write(message[f.Start..position]);
+            length += position - f.Start;
         }
         FlushLiteral();
+        return true;
+    }
+
+    /// <summary>One protobuf field: its number, where it and its tag end, and for length-delimited fields the payload.</summary>
+    private readonly record struct WireField(int Number, int Start, int TagEnd, int PayloadStart, int PayloadLength)
+    {
+        public bool IsLengthDelimited => PayloadStart >= 0;
+    }
+
+    /// <summary>Reads the field at <paramref name="position"/> and moves past it; false on malformed bytes.</summary>
+    private static bool TryReadField(ReadOnlySpan<byte> message, ref int position, out WireField field)
+    {
+        field = default;
+        int start = position;
+        if (!TryReadVarint(message, ref position, out ulong tag) || tag >> 3 == 0 || tag >> 3 > int.MaxValue) return false;
+        int number = (int)(tag >> 3);
+        int tagEnd = position;
+        switch ((int)(tag & 7))
+        {
+            case 0:
+                if (!TryReadVarint(message, ref position, out _)) return false;
+                break;
+            case 1:
+                position += 8;
+                break;
+            case 5:
+                position += 4;
+                break;
+            case 2:
+                if (!TryReadVarint(message, ref position, out ulong size) || size > (ulong)(message.Length - position)) return false;
+                field = new WireField(number, start, tagEnd, position, (int)size);
+                position += (int)size;
+                return true;
+            default:
+                return false;
+        }
+        if (position > message.Length) return false;
+        field = new WireField(number, start, tagEnd, -1, 0);
         return true;
     }
 
