@@ -112,7 +112,7 @@ public sealed record Conv1x1Row
 
     public required bool? RankDeficient { get; init; }
 
-    /// <summary>Per rewrite rule: whether it applies to this conv, and the reason when it does not. Absent when no rule was asked.</summary>
+    /// <summary>Per rewrite rule: whether it applies to this conv, why not, or what it would do. Absent when no rule was asked.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<RewriteApplicability>? Rewrites { get; init; }
 
