@@ -82,19 +82,7 @@ public sealed class BenchReport
             json.WriteStartObject();
             json.WriteString("engine", Engine);
             json.WriteNumber("warmup", Warmup);
-            json.WriteStartArray("inputs");
-            foreach (var input in Inputs)
-            {
-                json.WriteStartObject();
-                json.WriteString("name", input.Name);
-                json.WriteString("type", input.ElementType);
-                json.WriteStartArray("shape");
-                foreach (long d in input.Shape) json.WriteNumberValue(d);
-                json.WriteEndArray();
-                json.WriteString("source", input.Source);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
+            ReportJson.WriteInputs(json, Inputs);
             json.WriteStartArray("models");
             foreach (var m in Models)
             {

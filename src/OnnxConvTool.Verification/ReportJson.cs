@@ -16,4 +16,22 @@ internal static class ReportJson
         using (var json = new Utf8JsonWriter(stream, Options)) write(json);
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
+
+    /// <summary>The inputs a run was fed: name, element type, shape and where the data came from.</summary>
+    public static void WriteInputs(Utf8JsonWriter json, IEnumerable<TrialInput> inputs)
+    {
+        json.WriteStartArray("inputs");
+        foreach (var input in inputs)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", input.Name);
+            json.WriteString("type", input.ElementType);
+            json.WriteStartArray("shape");
+            foreach (long d in input.Shape) json.WriteNumberValue(d);
+            json.WriteEndArray();
+            json.WriteString("source", input.Source);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
 }

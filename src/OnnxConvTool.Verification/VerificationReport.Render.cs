@@ -138,17 +138,7 @@ public sealed partial class VerificationReport
                 foreach (var (key, value) in trial.FreeDims) json.WriteNumber(key, value);
                 json.WriteEndObject();
                 WriteStrings(json, "fallbacks", trial.Fallbacks);
-                json.WriteStartArray("inputs");
-                foreach (var input in trial.Inputs)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("name", input.Name);
-                    json.WriteString("type", input.ElementType);
-                    WriteShape(json, "shape", input.Shape);
-                    json.WriteString("source", input.Source);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
+                ReportJson.WriteInputs(json, trial.Inputs);
                 WriteComparisons(json, "outputs", trial.Outputs);
                 WriteComparisons(json, "preActivations", trial.PreActivations);
                 WriteComparisons(json, "storedOutputs", trial.StoredOutputs);
