@@ -5,14 +5,14 @@ namespace OnnxConvTool.Cli;
 
 /// <summary>
 /// SIGINT (Ctrl-C) and SIGTERM handling. The command runs on a worker thread so this thread can always
-/// react: the first signal cancels the command's token and gives it <see cref="GracePeriod"/> to stop
+/// react: the first signal cancels the command's token and gives it a grace period (0.8 s) to stop
 /// cleanly; a command stuck where no token reaches (a native ONNX Runtime call, a blocking open or read)
 /// is abandoned after that, its temp files deleted. A second signal abandons it at once. Either way the
 /// exit code is 130 — unless the command finished first, in which case its own exit code stands.
 /// </summary>
 internal sealed class Interrupts : IDisposable
 {
-    public static readonly TimeSpan GracePeriod = TimeSpan.FromMilliseconds(800);
+    public static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromMilliseconds(800);
 
     /// <summary>The parser recurses per nesting level; give the worker the room a main thread would have.</summary>
     private const int WorkerStackBytes = 16 << 20;
@@ -21,10 +21,16 @@ internal sealed class Interrupts : IDisposable
     private readonly ManualResetEventSlim _first = new();
     private readonly ManualResetEventSlim _second = new();
     private readonly PosixSignalRegistration[] _registrations;
+    private readonly TimeSpan _gracePeriod;
     private int _signals;
 
-    public Interrupts()
+    public Interrupts() : this(DefaultGracePeriod)
     {
+    }
+
+    internal Interrupts(TimeSpan gracePeriod)
+    {
+        _gracePeriod = gracePeriod;
         _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
     }
 
@@ -33,6 +39,12 @@ internal sealed class Interrupts : IDisposable
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
+        Signal();
+    }
+
+    /// <summary>What SIGINT or SIGTERM does: the first cancels, the second abandons the command.</summary>
+    internal void Signal()
+    {
         if (Interlocked.Increment(ref _signals) == 1)
         {
             _cancellation.Cancel();
@@ -59,7 +71,7 @@ internal sealed class Interrupts : IDisposable
         worker.Start();
 
         WaitHandle.WaitAny([done.WaitHandle, _first.WaitHandle]);
-        if (!done.IsSet) WaitHandle.WaitAny([done.WaitHandle, _second.WaitHandle], GracePeriod);
+        if (!done.IsSet) WaitHandle.WaitAny([done.WaitHandle, _second.WaitHandle], _gracePeriod);
         if (!done.IsSet)
         {
             TempFiles.DeleteAllOfThisProcess();
