@@ -9,9 +9,12 @@ public sealed class ShapeInferenceResult
     private readonly Dictionary<Value, TensorShape> _shapes;
     private readonly SortedSet<string> _unsupportedOps;
 
-    internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps)
+    private readonly HashSet<Value> _fromDeclarations;
+
+    internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps, HashSet<Value> fromDeclarations)
     {
         _tensors = tensors;
+        _fromDeclarations = fromDeclarations;
         _unsupportedOps = unsupportedOps;
         _shapes = new Dictionary<Value, TensorShape>(tensors.Count);
         foreach (var (value, tensor) in tensors) _shapes[value] = tensor.ToTensorShape();
@@ -19,6 +22,19 @@ public sealed class ShapeInferenceResult
 
     /// <summary>The inferred shape; for a value inference never reached, its declared type and shape.</summary>
     public TensorShape Get(Value value) => _shapes.GetValueOrDefault(value) ?? TensorShape.FromType(value.Type);
+
+    /// <summary>
+    /// The shape derived from the graph inputs, constants and op rules alone. Where it rests on a declared
+    /// value_info (or graph output) that inference could not confirm, the dims are unknown: a stale
+    /// declaration must not decide a rewrite. A declaration that agrees with what the rules inferred stands.
+    /// </summary>
+    public TensorShape GetInferred(Value value)
+    {
+        bool reached = _shapes.ContainsKey(value);
+        if (_fromDeclarations.Contains(value) || !reached && value.Producer is not null)
+            return new TensorShape(Get(value).ElementType, null);
+        return Get(value);
+    }
 
     /// <summary>
     /// Op types whose outputs were left unknown because inference does not cover them (ops of other
@@ -59,6 +75,6 @@ public static class ShapeInference
         if (inputOverrides is not null) ShapeOverrides.Validate(model, inputOverrides);
         var engine = new ShapeEngine(model);
         engine.InferMain(inputOverrides);
-        return new ShapeInferenceResult(engine.State, engine.UnsupportedOps);
+        return new ShapeInferenceResult(engine.State, engine.UnsupportedOps, engine.FromDeclarations);
     }
 }
