@@ -238,7 +238,7 @@ public sealed class BadInputTests : IDisposable
     {
         string outside = _temp.File("secret.bin");
         File.WriteAllBytes(outside, new byte[64]);
-        using (var ln = System.Diagnostics.Process.Start("ln", [outside, Path.Combine(_in, "w.bin")])) ln.WaitForExit();
+        SpecialFiles.HardLink(outside, Path.Combine(_in, "w.bin"));
         AssertRejected(ExternalModel("w.bin"),
             "tensor 'w' external data file 'w.bin' has 2 hard links; only a file with one link is known to stay inside the model's folder");
     }

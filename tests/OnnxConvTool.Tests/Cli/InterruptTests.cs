@@ -202,15 +202,7 @@ public sealed class InterruptTests
         {
             Skip.If(signal == "INT" && IsIgnoredHere(signal: 2),
                 "SIGINT is ignored in this test run (started in the background without job control), and a child inherits that");
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "onnxconv.dll"));
-            foreach (string arg in args) start.ArgumentList.Add(arg);
-            var run = new InterruptedRun { _process = Process.Start(start)! };
+            var run = new InterruptedRun { _process = Process.Start(CliInvocation.ProcessStart(null, args))! };
             _ = run._process.StandardOutput.ReadToEndAsync();
             run._stderr = run._process.StandardError.ReadToEndAsync();
             await Task.Delay(delay);

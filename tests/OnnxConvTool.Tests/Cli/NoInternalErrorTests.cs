@@ -82,8 +82,7 @@ public sealed class NoInternalErrorTests : IDisposable
                 b.Initializer(w);
                 File.WriteAllBytes(_temp.File("w"), new byte[64]);
                 File.WriteAllBytes(_temp.File("w.bin"), new byte[64]);
-                if (kind == "hard-linked-data")
-                    using (var ln = System.Diagnostics.Process.Start("ln", [_temp.File("w.bin"), _temp.File("w-again.bin")])) ln.WaitForExit();
+                if (kind == "hard-linked-data") SpecialFiles.HardLink(_temp.File("w.bin"), _temp.File("w-again.bin"));
                 problem = kind == "nul-location"
                     ? "tensor 'w' has an external data location with a NUL character ('w\\0.bin')"
                     : "tensor 'w' external data file 'w.bin' has 2 hard links; only a file with one link is known to stay inside the model's folder";
