@@ -56,6 +56,7 @@ public static class RewriteCommand
             var target = output.Resolve(parse, inputPath);
             var verifyOptions = inputs.ToVerifyOptions(parse);
             var rewriteTarget = parse.GetValue(to);
+            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. verifyOptions.InputFiles.Values]);
 
             var clock = Stopwatch.StartNew();
             var reference = ModelReader.Load(inputPath);
@@ -75,7 +76,7 @@ public static class RewriteCommand
             }
             var verifyTime = clock.Elapsed - rewriteTime;
             bool write = verification is null || verification.Equivalent;
-            if (write) ModelWriter.Save(candidate, target.Path, target.SaveOptions);
+            if (write) ModelWriter.Save(candidate, target.Path, target.SaveOptions, context.Cancellation);
 
             var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, result, verification, parse.GetValue(noVerify), write,
                 rewriteTime, verifyTime);
