@@ -13,6 +13,7 @@ public sealed class GraphRewriter
     private readonly Dictionary<string, string> _valueNameMap = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Value> _int64Constants = new(StringComparer.Ordinal);
     private readonly List<Node> _created = [];
+    private readonly List<Node> _changed = [];
     private readonly List<string> _removed = [];
     private readonly HashSet<Node> _removedNodes = new(ReferenceEqualityComparer.Instance);
 
@@ -29,6 +30,9 @@ public sealed class GraphRewriter
     public IReadOnlyDictionary<string, string> ValueNameMap => _valueNameMap;
 
     public IReadOnlyList<Node> CreatedNodes => _created;
+
+    /// <summary>Nodes a rewrite kept but changed in place (inputs replaced, attributes set), in order of change.</summary>
+    public IReadOnlyList<Node> ChangedNodes => _changed;
 
     /// <summary>Display names of removed nodes, in removal order.</summary>
     public IReadOnlyList<string> RemovedNodes => _removed;
@@ -51,6 +55,30 @@ public sealed class GraphRewriter
         old.Graph.ReplaceAllUsesWith(old, replacement, keepName);
         foreach (var entry in _valueNameMap.Where(e => e.Value == oldName).ToArray()) _valueNameMap[entry.Key] = replacement.Name;
         _valueNameMap[oldName] = replacement.Name;
+    }
+
+    /// <summary>
+    /// Points input <paramref name="index"/> of <paramref name="node"/> at <paramref name="value"/> (null omits an
+    /// optional input; omitted inputs at the end are dropped). The old input, when it was a constant that
+    /// nothing reads any more, is removed.
+    /// </summary>
+    public void ReplaceInput(Node node, int index, Value? value)
+    {
+        var old = node.Input(index);
+        if (ReferenceEquals(old, value)) return;
+        node.SetInput(index, value);
+        int count = node.Inputs.Count;
+        while (count > 0 && node.Inputs[count - 1] is null) count--;
+        node.TruncateInputs(count);
+        _changed.Add(node);
+        if (old is not null) RemoveIfDeadConstant(old);
+    }
+
+    /// <summary>Sets an ints attribute of a node the rewrite keeps (e.g. a Conv's pads).</summary>
+    public void SetAttribute(Node node, string name, IEnumerable<long> values)
+    {
+        node.SetAttribute(name, values);
+        _changed.Add(node);
     }
 
     /// <summary>

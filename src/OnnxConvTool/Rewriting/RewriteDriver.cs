@@ -13,6 +13,9 @@ public sealed record RewriteOptions
 
     /// <summary>Validate the whole model after every single rewrite (tests), not only at the end.</summary>
     public bool ValidateAfterEachRewrite { get; init; }
+
+    /// <summary>See <see cref="RewriteContext.FoldOverridableInitializers"/>.</summary>
+    public bool FoldOverridableInitializers { get; init; }
 }
 
 public enum CandidateStatus
@@ -44,7 +47,7 @@ public static class RewriteDriver
     public static RewriteResult Run(Model model, IReadOnlyList<IRewriteRule> rules, RewriteOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new RewriteOptions();
-        var rewriter = new GraphRewriter(model);
+        var rewriter = new GraphRewriter(model, new RewriteContext(model) { FoldOverridableInitializers = options.FoldOverridableInitializers });
         var outcomes = new List<CandidateOutcome>();
         var only = options.Only.ToHashSet(StringComparer.Ordinal);
         var exclude = options.Exclude.ToHashSet(StringComparer.Ordinal);
