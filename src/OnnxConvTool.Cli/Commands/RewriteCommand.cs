@@ -60,7 +60,7 @@ public static class RewriteCommand
             var clock = Stopwatch.StartNew();
             var reference = ModelReader.Load(inputPath);
             var candidate = ModelReader.Load(inputPath);
-            var result = RewriteDriver.Run(candidate, RewriteTargets.RulesFor(rewriteTarget),
+            var result = RewriteDriver.Run(candidate, RuleCatalog.ForTarget(rewriteTarget),
                 new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] }, context.Cancellation);
             if (result.UnmatchedSelectors.Count > 0)
                 throw new OnnxConvException(ExitCode.UsageError,

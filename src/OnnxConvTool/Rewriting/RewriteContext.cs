@@ -5,7 +5,8 @@ namespace OnnxConvTool.Rewriting;
 
 /// <summary>
 /// What rules may consult while matching: the model and the shapes of its values. Shapes are inferred once;
-/// when a rewrite replaces a value, <see cref="GraphRewriter"/> carries the old value's shape over to the new one.
+/// when a rewrite replaces a value, <see cref="GraphRewriter"/> carries the old value's shape over to the new one,
+/// and the driver infers the outputs of the nodes a rewrite created (<see cref="RefreshShapes"/>).
 /// </summary>
 public sealed class RewriteContext
 {
@@ -29,6 +30,15 @@ public sealed class RewriteContext
     /// <summary>The model's default-domain opset.</summary>
     public int Opset => Model.OnnxOpset;
 
+    /// <summary>
+    /// Makes every rule's <c>TryMatch</c> prove that it changed nothing (the model's <see cref="Model.Version"/> is
+    /// compared around it). On in debug builds; the driver turns it on with <see cref="RewriteOptions.ValidateAfterEachRewrite"/>.
+    /// </summary>
+    public bool CheckMatchesArePure { get; set; }
+#if DEBUG
+        = true;
+#endif
+
     public ShapeInferenceResult Shapes => _shapes ??= ShapeInference.Run(Model);
 
     /// <summary>The best known shape of <paramref name="value"/> (dims may be unknown or symbolic).</summary>
@@ -50,7 +60,20 @@ public sealed class RewriteContext
 
     internal void CarryShape(Value from, Value to)
     {
+        _shapes?.Carry(from, to);
         var shape = ShapeOf(from);
         if (shape.Dims is not null || shape.ElementType is not null) _carried[to] = shape;
+    }
+
+    /// <summary>
+    /// Infers the outputs of <paramref name="created"/> (nodes a rewrite made, producers before consumers) from their
+    /// inputs, so later matches see their shapes. Nothing to do while shapes have not been inferred yet: the first
+    /// inference sees the rewritten graph.
+    /// </summary>
+    public void RefreshShapes(IEnumerable<Node> created)
+    {
+        if (_shapes is null) return;
+        foreach (var node in created)
+            if (node.Graph.Contains(node)) _shapes.InferCreated(node);
     }
 }

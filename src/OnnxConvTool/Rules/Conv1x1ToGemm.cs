@@ -32,6 +32,8 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
 
     public override string Summary => "Replaces a 1x1 Conv on a 1x1 spatial map with Gemm (bias in C, transB); elsewhere with MatMul.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Conv"];
+
     public override bool IsCandidate(Node node) => node.OpType == "Conv";
 
     public override MatchResult<Conv1x1GemmMatch> TryMatch(Node conv, RewriteContext context)

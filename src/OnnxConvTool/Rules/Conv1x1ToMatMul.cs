@@ -69,6 +69,8 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
 
     public override string Summary => "Replaces a 1x1 Conv with MatMul (Mul for depthwise) on the flattened spatial axis, keeping NCHW.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Conv"];
+
     public override bool IsCandidate(Node node) => node.OpType == "Conv";
 
     public override MatchResult<Conv1x1Match> TryMatch(Node conv, RewriteContext context)

@@ -54,6 +54,8 @@ public sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
 
     public override string Summary => "Replaces a MatMul or Gemm with a constant 2-D weight (and its bias Add) with a 1x1 Conv.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["MatMul", "Gemm"];
+
     public override bool IsCandidate(Node node) => node.OpType is "MatMul" or "Gemm";
 
     public override MatchResult<MatMulConvMatch> TryMatch(Node root, RewriteContext context)

@@ -38,6 +38,8 @@ public sealed class FuseAffineIntoConv : RewriteRule<ConvFoldMatch>
 
     public override string Summary => "Replaces Mul, Div, Add or Sub by a per-channel constant after a Conv or ConvTranspose, or before a Conv, with the Conv, weight and bias recomputed.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Mul", "Div", "Add", "Sub", "Conv"];
+
     public override bool IsCandidate(Node node) => node.OpType is "Mul" or "Div" or "Add" or "Sub" or "Conv";
 
     public override MatchResult<ConvFoldMatch> TryMatch(Node node, RewriteContext context) =>

@@ -31,6 +31,8 @@ public sealed class FuseBatchNormIntoConv : RewriteRule<ConvFoldMatch>
 
     public override string Summary => "Replaces BatchNormalization(Conv(x)) or BatchNormalization(ConvTranspose(x)) with the Conv, weight and bias recomputed.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["BatchNormalization"];
+
     public override bool IsCandidate(Node node) => node.OpType == "BatchNormalization";
 
     public override MatchResult<ConvFoldMatch> TryMatch(Node bn, RewriteContext context)

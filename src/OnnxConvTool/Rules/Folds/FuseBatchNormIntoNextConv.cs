@@ -32,6 +32,8 @@ public sealed class FuseBatchNormIntoNextConv : RewriteRule<ConvFoldMatch>
 
     public override string Summary => "Replaces Conv(BatchNormalization(x)) with Conv(x), weight and bias recomputed, when the Conv does not pad.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Conv"];
+
     public override bool IsCandidate(Node node) => node.OpType == "Conv";
 
     public override MatchResult<ConvFoldMatch> TryMatch(Node conv, RewriteContext context)

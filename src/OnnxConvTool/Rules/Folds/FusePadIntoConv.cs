@@ -31,6 +31,8 @@ public sealed class FusePadIntoConv : RewriteRule<ConvFoldMatch>
 
     public override string Summary => "Replaces Conv(Pad(x)) with Conv(x) and larger pads, for a constant-mode zero Pad on spatial axes.";
 
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Conv"];
+
     public override bool IsCandidate(Node node) => node.OpType == "Conv";
 
     public override MatchResult<ConvFoldMatch> TryMatch(Node conv, RewriteContext context)
