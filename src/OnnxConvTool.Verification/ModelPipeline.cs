@@ -50,9 +50,9 @@ public sealed record PipelineResult(
 }
 
 /// <summary>
-/// Load → transform → verify → write, shared by <c>rewrite</c> and <c>optimize</c>. The input is read twice (a
-/// reference and the candidate to transform); the candidate is verified against the reference with
-/// <see cref="EquivalenceChecker"/> when it changed, and written only when it is equivalent (or verification was
+/// Load → transform → verify → write, shared by <c>rewrite</c> and <c>optimize</c>. The input is read as the candidate
+/// to transform, and again as the reference when verification runs; the candidate is verified against the reference
+/// with <see cref="EquivalenceChecker"/> when it changed (or always, with <see cref="PipelineRequest.VerifyUnchanged"/>), and written only when it is equivalent (or verification was
 /// not asked for). The input file is never modified unless it is the output and the save options allow it.
 /// </summary>
 public static class ModelPipeline
@@ -61,9 +61,8 @@ public static class ModelPipeline
     public static PipelineResult Run(PipelineRequest request, CancellationToken cancellation = default)
     {
         var clock = Stopwatch.StartNew();
-        var reference = ModelReader.Load(request.InputPath);
         var candidate = ModelReader.Load(request.InputPath);
-        var before = request.Inspect ? ModelInspection.Of(reference, request.InputPath) : null;
+        var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath) : null;
         var transform = ModelTransformer.Run(candidate, request.Plan, cancellation);
         request.AfterTransform?.Invoke(transform);
         var after = request.Inspect ? ModelInspection.Of(candidate, request.OutputPath) : null;
@@ -71,8 +70,12 @@ public static class ModelPipeline
 
         VerificationReport? verification = null;
         if (request.Verify is { } verify && (transform.Modified || request.VerifyUnchanged))
+        {
+            // The reference is read again from the file, which the transform never touched.
+            var reference = ModelReader.Load(request.InputPath);
             verification = EquivalenceChecker.Verify(reference, candidate,
                 verify with { NameMap = transform.ValueNameMap, ReferenceLabel = request.InputPath, CandidateLabel = request.OutputPath }, cancellation);
+        }
         var verifyTime = clock.Elapsed - transformTime;
 
         bool write = verification is null || verification.Equivalent;
