@@ -29,6 +29,7 @@ public static class OnnxConvCli
         root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(RewriteCommand.Create(context));
+        root.Subcommands.Add(OptimizeCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         return root;
     }

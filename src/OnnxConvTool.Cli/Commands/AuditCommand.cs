@@ -34,7 +34,7 @@ public static class AuditCommand
             {
                 ShapeOverrides = overrides,
                 ComputeWeightRank = !parse.GetValue(noRank),
-                RewriteChecks = RewriteTargets.Conv1x1Checks(),
+                RewriteChecks = Conv1x1Checks.Rewrites(),
             }, path);
             string text = parse.GetValue(format) switch
             {

@@ -85,7 +85,7 @@ internal sealed class ShapeEngine
         return true;
     }
 
-    private void InferNode(Node node)
+    internal void InferNode(Node node)
     {
         if (!node.IsOnnxDomain || !ShapeRules.All.TryGetValue(node.OpType, out var rule))
         {
@@ -123,7 +123,7 @@ internal sealed class ShapeEngine
         }
     }
 
-    private static bool SameDims(DimExpr?[]? a, DimExpr?[]? b) =>
+    internal static bool SameDims(DimExpr?[]? a, DimExpr?[]? b) =>
         a is null ? b is null : b is not null && a.Length == b.Length && a.Zip(b).All(p => Equals(p.First, p.Second));
 
     /// <summary>What the model declares for a value (graph input/output or value_info), or an initializer's own shape.</summary>
