@@ -116,8 +116,9 @@ internal static partial class OrtRuntime
     private static InferenceSession CreateFromTemporaryFile(Model model, SessionOptions options)
     {
         Interlocked.Increment(ref TemporaryFileSessions);
-        string folder = Path.Combine(Path.GetTempPath(), "onnxconv-verify-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
+        // A new folder only this user can enter, deleted even when an interrupt abandons the session build.
+        string folder = Directory.CreateTempSubdirectory("onnxconv-verify-").FullName;
+        TempFiles.TrackFolder(folder);
         try
         {
             string path = Path.Combine(folder, "model.onnx");
@@ -126,9 +127,7 @@ internal static partial class OrtRuntime
         }
         finally
         {
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
+            TempFiles.DeleteFolder(folder);
         }
     }
 
