@@ -79,7 +79,7 @@ public static class ModelPipeline
         var verifyTime = clock.Elapsed - transformTime;
 
         bool write = verification is null || verification.Equivalent;
-        if (write) ModelWriter.Save(candidate, request.OutputPath, request.SaveOptions);
+        if (write) ModelWriter.Save(candidate, request.OutputPath, request.SaveOptions, cancellation);
         return new PipelineResult(transform, verification, write, transformTime, verifyTime, before, after);
     }
 }

@@ -55,6 +55,7 @@ public static class RewriteCommand
             var target = output.Resolve(parse, inputPath);
             var verifyOptions = inputs.ToVerifyOptions(parse);
             var rewriteTarget = parse.GetValue(to);
+            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. verifyOptions.InputFiles.Values]);
             var plan = new TransformPlan([new RuleStage("convert", RuleCatalog.ForTarget(rewriteTarget), Fixpoint: false)],
                 new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] });
             var run = ModelPipeline.Run(new PipelineRequest

@@ -22,6 +22,12 @@ public sealed class RewriteContext
 
     public Model Model { get; }
 
+    /// <summary>
+    /// Fusions may bake in initializers that a graph input overrides (IR &lt; 4 lists every initializer as an
+    /// input): the caller promises never to feed those inputs.
+    /// </summary>
+    public bool FoldOverridableInitializers { get; init; }
+
     /// <summary>The model's default-domain opset.</summary>
     public int Opset => Model.OnnxOpset;
 

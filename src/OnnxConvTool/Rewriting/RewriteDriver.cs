@@ -26,6 +26,9 @@ public sealed record RewriteOptions
 
     /// <summary>With <see cref="Fixpoint"/>: the most node visits before the run stops (null: 10 per node at the start, plus 100).</summary>
     public int? MaxVisits { get; init; }
+
+    /// <summary>See <see cref="RewriteContext.FoldOverridableInitializers"/>.</summary>
+    public bool FoldOverridableInitializers { get; init; }
 }
 
 public enum CandidateStatus
@@ -82,7 +85,7 @@ public static class RewriteDriver
     public static RewriteResult Run(Model model, IReadOnlyList<IRewriteRule> rules, RewriteOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new RewriteOptions();
-        var rewriter = new GraphRewriter(model);
+        var rewriter = new GraphRewriter(model, new RewriteContext(model) { FoldOverridableInitializers = options.FoldOverridableInitializers });
         if (options.ValidateAfterEachRewrite) rewriter.Context.CheckMatchesArePure = true;
         var run = new DriverRun(rules, options, rewriter);
         return run.Execute(model, cancellation);
