@@ -12,6 +12,7 @@ public sealed class RewriteContext
 {
     private ShapeInferenceResult? _shapes;
     private readonly Dictionary<Value, TensorShape> _carried = [];
+    private readonly HashSet<Node> _pending = new(ReferenceEqualityComparer.Instance);
 
     public RewriteContext(Model model, ShapeInferenceResult? shapes = null)
     {
@@ -45,6 +46,7 @@ public sealed class RewriteContext
     public TensorShape ShapeOf(Value value)
     {
         if (_carried.TryGetValue(value, out var carried)) return carried;
+        if (value.Producer is { } producer && _pending.Count > 0 && _pending.Contains(producer)) InferPending(producer);
         var inferred = Shapes.Get(value);
         if (inferred.Dims is not null || value.Initializer is null) return inferred;
         return new TensorShape(value.Initializer.ElementType, value.Initializer.Dims.Select(Dim.Known).ToArray());
@@ -66,14 +68,33 @@ public sealed class RewriteContext
     }
 
     /// <summary>
-    /// Infers the outputs of <paramref name="created"/> (nodes a rewrite made, producers before consumers) from their
-    /// inputs, so later matches see their shapes. Nothing to do while shapes have not been inferred yet: the first
-    /// inference sees the rewritten graph.
+    /// Marks the outputs of <paramref name="created"/> (nodes a rewrite made) for inference from their inputs, so later
+    /// matches see their shapes. Inference runs when a shape is first asked for, so values nobody asks about cost
+    /// nothing. Nothing to do while shapes have not been inferred yet: the first inference sees the rewritten graph.
     /// </summary>
     public void RefreshShapes(IEnumerable<Node> created)
     {
         if (_shapes is null) return;
-        foreach (var node in created)
-            if (node.Graph.Contains(node)) _shapes.InferCreated(node);
+        foreach (var node in created) _pending.Add(node);
+    }
+
+    /// <summary>Infers a pending node after the pending producers of its inputs (iteratively: created chains can be long).</summary>
+    private void InferPending(Node node)
+    {
+        var stack = new Stack<Node>();
+        stack.Push(node);
+        while (stack.Count > 0)
+        {
+            var top = stack.Peek();
+            var waiting = top.Inputs.FirstOrDefault(i => i?.Producer is { } p && _pending.Contains(p))?.Producer;
+            if (waiting is not null)
+            {
+                stack.Push(waiting);
+                continue;
+            }
+            stack.Pop();
+            _pending.Remove(top);
+            if (top.Graph.Contains(top)) _shapes!.InferCreated(top);
+        }
     }
 }

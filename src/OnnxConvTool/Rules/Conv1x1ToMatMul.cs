@@ -57,7 +57,8 @@ public sealed record Conv1x1Match(
 /// (5) explicit pads are not negative;
 /// (6) SAME auto-padding with a stride does not need a padding below −1 (whose split ONNX leaves undefined),
 /// which for strides above 2 needs the input size statically;
-/// (7) a grouped Conv whose weight is computed at run time needs the weight's static shape.
+/// (7) a grouped Conv whose weight is computed at run time needs the weight's static shape;
+/// (8) a constant bias is one-dimensional with one value per output channel.
 /// A constant weight (initializer or Constant node) is reshaped offline into a new constant; the original
 /// is never modified, and is removed only when nothing else uses it.</para>
 /// </remarks>
@@ -106,9 +107,11 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
         {
             if (group != 1)
                 return MatchResult.Fail($"the weight '{weight.Name}' is computed at run time and its shape is unknown, which a grouped Conv needs");
-            outChannels = geometry.OutChannels ?? -1;
+            outChannels = geometry.OutChannels ?? (biasConstant is { Rank: 1 } b ? b.ElementCount : -1);
             perGroup = geometry.InChannelsPerGroup ?? -1;
         }
+        if (biasConstant is not null && (biasConstant.Rank != 1 || outChannels >= 0 && biasConstant.ElementCount != outChannels))
+            return MatchResult.Fail($"the bias '{bias!.Name}' has shape {biasConstant.FormatDims()}, not [{(outChannels >= 0 ? outChannels.ToString(System.Globalization.CultureInfo.InvariantCulture) : "M")}] (one value per output channel)");
         var kind = group == 1 ? ChannelMapKind.Dense
             : perGroup != 1 ? ChannelMapKind.Grouped
             : outChannels == group ? ChannelMapKind.Depthwise
