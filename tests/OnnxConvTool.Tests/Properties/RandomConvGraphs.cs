@@ -14,14 +14,17 @@ internal abstract record LayerSpec
 }
 
 /// <summary>Conv with per-axis kernel, stride, dilation and begin/end pads (pads listed begin…, end…, as ONNX does).</summary>
+/// With <see cref="AutoPad"/> SAME_UPPER, SAME_LOWER or VALID the pads are all zero and left out of the node.
 internal sealed record ConvSpec(int OutChannels, int Group, int[] Kernel, int[] Strides, int[] Pads, int[] Dilations, bool Bias,
-    WeightStorage Storage) : LayerSpec
+    WeightStorage Storage, string AutoPad = "NOTSET") : LayerSpec
 {
-    public int OutputSize(int axis, int size) =>
-        (size + Pads[axis] + Pads[axis + Kernel.Length] - Dilations[axis] * (Kernel[axis] - 1) - 1) / Strides[axis] + 1;
+    public int OutputSize(int axis, int size) => AutoPad.StartsWith("SAME", StringComparison.Ordinal)
+        ? (size + Strides[axis] - 1) / Strides[axis]
+        : (size + Pads[axis] + Pads[axis + Kernel.Length] - Dilations[axis] * (Kernel[axis] - 1) - 1) / Strides[axis] + 1;
 
     public override string ToCSharp() =>
-        $"new ConvSpec({OutChannels}, {Group}, {Ints(Kernel)}, {Ints(Strides)}, {Ints(Pads)}, {Ints(Dilations)}, {(Bias ? "true" : "false")}, WeightStorage.{Storage})";
+        $"new ConvSpec({OutChannels}, {Group}, {Ints(Kernel)}, {Ints(Strides)}, {Ints(Pads)}, {Ints(Dilations)}, {(Bias ? "true" : "false")}, WeightStorage.{Storage}" +
+        (AutoPad == "NOTSET" ? ")" : $", \"{AutoPad}\")");
 
     internal static string Ints(int[] values) => $"[{string.Join(", ", values)}]";
 }
@@ -59,10 +62,13 @@ internal sealed record HeadSpec(string Op, int OutFeatures, bool TransB) : Layer
 /// to one output y. Built by <see cref="RandomConvGraphs.Build"/> with the seeded <see cref="TestModelBuilder"/>;
 /// <see cref="ToCSharp"/> prints the expression that rebuilds it, for a regression test of a shrunk case.
 /// </summary>
-internal sealed record GraphSpec(DataType Type, int Opset, int Batch, int Channels, int[] Spatial, LayerSpec[] Layers, int WeightSeed)
+/// A <see cref="SymbolicBatch"/> declares the batch dim as "N" (the verifier then tries several sizes).
+internal sealed record GraphSpec(DataType Type, int Opset, int Batch, int Channels, int[] Spatial, LayerSpec[] Layers, int WeightSeed,
+    bool SymbolicBatch = false)
 {
     public string ToCSharp() =>
-        $"new GraphSpec(DataType.{Type}, {Opset}, {Batch}, {Channels}, {ConvSpec.Ints(Spatial)}, [{string.Join(", ", Layers.Select(l => l.ToCSharp()))}], {WeightSeed})";
+        $"new GraphSpec(DataType.{Type}, {Opset}, {Batch}, {Channels}, {ConvSpec.Ints(Spatial)}, [{string.Join(", ", Layers.Select(l => l.ToCSharp()))}], {WeightSeed}" +
+        (SymbolicBatch ? ", SymbolicBatch: true)" : ")");
 
     public override string ToString() => ToCSharp();
 }
@@ -93,7 +99,7 @@ internal static class RandomConvGraphs
         from dilations in Axes3
         from bias in Gen.Bool
         from storage in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (1, Gen.Const(2)))
-        from pick in Gen.Int[0, 7]
+        from pick in Gen.Int[0, 11]
         select new RawLayer(kind, outChannels, groupPick, pointwise, kernel, strides, pads, dilations, bias, storage, pick);
 
     /// <summary>Specs of the given element types; float16 and double models leave out ops ONNX Runtime's CPU provider lacks for them.</summary>
@@ -108,7 +114,9 @@ internal static class RandomConvGraphs
         from head in Gen.Frequency((3, Gen.Const(-1)), (1, Gen.Int[0, 3]))
         from headOut in Gen.Int[1, 5]
         from seed in Gen.Int[1, 1000]
-        select Resolve(type, opset, batch, channels, spatial, raw, head, headOut, seed);
+        from symbolicBatch in Gen.Frequency((3, Gen.Const(false)), (1, Gen.Const(true)))
+        // the float64 check runs its float32 twin on fixed shapes only
+        select Resolve(type, opset, batch, channels, spatial, raw, head, headOut, seed) with { SymbolicBatch = symbolicBatch && type != DataType.Double };
 
     private static GraphSpec Resolve(DataType type, int opset, int batch, int channels, int[] spatial, RawLayer[] raw, int head, int headOut, int seed)
     {
@@ -164,9 +172,15 @@ internal static class RandomConvGraphs
             dilations[a] = 1 + r.Dilations[a] % 4 / 3;
             pads[a] = r.Pads[a] % 3 / 2;
             pads[a + rank] = r.Pads[a + 3] % 3 / 2;
-            if (size[a] + pads[a] + pads[a + rank] - dilations[a] * (kernel[a] - 1) < 1) (kernel[a], dilations[a]) = (1, 1);
         }
-        return new ConvSpec(outChannels, group, kernel, strides, pads, dilations, r.Bias, (WeightStorage)r.Storage);
+        // auto_pad NOTSET (explicit pads) half of the time, SAME_UPPER, SAME_LOWER and VALID a sixth each
+        string autoPad = (r.Pick / 2) switch { 1 => "SAME_UPPER", 2 => "SAME_LOWER", 3 => "VALID", _ => "NOTSET" };
+        if (autoPad != "NOTSET") Array.Fill(pads, 0);
+        // ONNX Runtime refuses dilation with SAME padding
+        if (autoPad.StartsWith("SAME", StringComparison.Ordinal)) Array.Fill(dilations, 1);
+        for (int a = 0; a < rank; a++)
+            if (size[a] + pads[a] + pads[a + rank] - dilations[a] * (kernel[a] - 1) < 1) (kernel[a], dilations[a]) = (1, 1);
+        return new ConvSpec(outChannels, group, kernel, strides, pads, dilations, r.Bias, (WeightStorage)r.Storage, autoPad);
     }
 
     /// <summary>The model of <paramref name="spec"/>, its element type replaced by <paramref name="type"/> when given (for a float twin).</summary>
@@ -174,7 +188,8 @@ internal static class RandomConvGraphs
     {
         var t = type ?? spec.Type;
         var b = new TestModelBuilder(spec.Opset, seed: spec.WeightSeed);
-        string x = b.Input("x", t, [spec.Batch, spec.Channels, .. spec.Spatial.Cast<object>()]);
+        object batch = spec.SymbolicBatch ? "N" : spec.Batch;
+        string x = b.Input("x", t, [batch, spec.Channels, .. spec.Spatial.Cast<object>()]);
         long c = spec.Channels;
         var size = spec.Spatial.ToArray();
         bool flat = false;
@@ -184,7 +199,8 @@ internal static class RandomConvGraphs
             {
                 case ConvSpec conv:
                     x = b.Conv(x, c, conv.OutChannels, conv.Kernel.Select(k => (long)k).ToArray(), conv.Group, conv.Bias, conv.Storage, t,
-                        Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("pads", Longs(conv.Pads)), Attr.Ints("dilations", Longs(conv.Dilations)));
+                        Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("dilations", Longs(conv.Dilations)),
+                        conv.AutoPad == "NOTSET" ? Attr.Ints("pads", Longs(conv.Pads)) : Attr.String("auto_pad", conv.AutoPad));
                     c = conv.OutChannels;
                     for (int a = 0; a < size.Length; a++) size[a] = conv.OutputSize(a, size[a]);
                     break;
@@ -217,8 +233,8 @@ internal static class RandomConvGraphs
             }
         }
         b.Node("Identity", [x], ["y"]);
-        if (flat) b.Output("y", t, spec.Batch, c);
-        else b.Output("y", t, [spec.Batch, c, .. size.Cast<object>()]);
+        if (flat) b.Output("y", t, batch, c);
+        else b.Output("y", t, [batch, c, .. size.Cast<object>()]);
         return b;
     }
 
