@@ -51,10 +51,16 @@ internal sealed record GlobalPoolSpec : LayerSpec
     public override string ToCSharp() => "new GlobalPoolSpec()";
 }
 
-/// <summary>The chain's optional end: Flatten, then MatMul or Gemm (transB or not) with a constant weight.</summary>
-internal sealed record HeadSpec(string Op, int OutFeatures, bool TransB) : LayerSpec
+/// <summary>
+/// The chain's optional end, with a constant weight: <c>Gemm</c> (C = bias, alpha, beta; W as [K, M] or with
+/// transB [M, K]) or <c>MatMul</c> on the flattened [N, K]; <c>MatMulChannelsLast</c>: X as [N, L, K] times W[K, M];
+/// <c>MatMulWeightLeft</c>: W[M, K] times X as [N, K, L]. A MatMul's bias is an Add of a constant after it.
+/// </summary>
+internal sealed record HeadSpec(string Kind, int OutFeatures, bool Bias, float Alpha = 1, float Beta = 1) : LayerSpec
 {
-    public override string ToCSharp() => $"new HeadSpec(\"{Op}\", {OutFeatures}, {(TransB ? "true" : "false")})";
+    public override string ToCSharp() =>
+        $"new HeadSpec(\"{Kind}\", {OutFeatures}, {(Bias ? "true" : "false")}" +
+        (Alpha == 1 && Beta == 1 ? ")" : $", {Alpha.ToString("R", CultureInfo.InvariantCulture)}f, {Beta.ToString("R", CultureInfo.InvariantCulture)}f)");
 }
 
 /// <summary>
@@ -111,14 +117,23 @@ internal static class RandomConvGraphs
         from rank in Gen.Int[1, 3]
         from spatial in Gen.Int[1, 5].Array[rank]
         from raw in RawLayers.Array[1, 4]
-        from head in Gen.Frequency((3, Gen.Const(-1)), (1, Gen.Int[0, 3]))
+        from head in Gen.Frequency((2, Gen.Const(-1)), (1, Gen.Int[0, 4]))
         from headOut in Gen.Int[1, 5]
+        from headBias in Gen.Bool
+        from scales in Gen.OneOf(1f, 1f, 0.5f, 2f).Array[2]
         from seed in Gen.Int[1, 1000]
         from symbolicBatch in Gen.Frequency((3, Gen.Const(false)), (1, Gen.Const(true)))
         // the float64 check runs its float32 twin on fixed shapes only
-        select Resolve(type, opset, batch, channels, spatial, raw, head, headOut, seed) with { SymbolicBatch = symbolicBatch && type != DataType.Double };
+        select WithHead(Resolve(type, opset, batch, channels, spatial, raw, seed), head < 0 ? null
+                : new HeadSpec(HeadKinds[head], headOut, headBias, HeadKinds[head].StartsWith("Gemm", StringComparison.Ordinal) ? scales[0] : 1,
+                    HeadKinds[head].StartsWith("Gemm", StringComparison.Ordinal) && headBias ? scales[1] : 1))
+            with { SymbolicBatch = symbolicBatch && type != DataType.Double };
 
-    private static GraphSpec Resolve(DataType type, int opset, int batch, int channels, int[] spatial, RawLayer[] raw, int head, int headOut, int seed)
+    private static GraphSpec WithHead(GraphSpec spec, HeadSpec? head) => head is null ? spec : spec with { Layers = [.. spec.Layers, head] };
+
+    private static readonly string[] HeadKinds = ["Gemm", "GemmTransB", "MatMul", "MatMulChannelsLast", "MatMulWeightLeft"];
+
+    private static GraphSpec Resolve(DataType type, int opset, int batch, int channels, int[] spatial, RawLayer[] raw, int seed)
     {
         var layers = new List<LayerSpec>();
         int c = channels;
@@ -149,7 +164,6 @@ internal static class RandomConvGraphs
                     break;
             }
         }
-        if (head >= 0) layers.Add(new HeadSpec(head == 0 ? "MatMul" : "Gemm", headOut, head >= 2));
         return new GraphSpec(type, opset, batch, channels, spatial, layers.ToArray(), seed);
     }
 
@@ -192,7 +206,7 @@ internal static class RandomConvGraphs
         string x = b.Input("x", t, [batch, spec.Channels, .. spec.Spatial.Cast<object>()]);
         long c = spec.Channels;
         var size = spec.Spatial.ToArray();
-        bool flat = false;
+        object[]? outputDims = null;
         foreach (var layer in spec.Layers)
         {
             switch (layer)
@@ -208,7 +222,7 @@ internal static class RandomConvGraphs
                     x = BatchNormalization(b, x, c, bn.Epsilon, t);
                     break;
                 case ConstantOpSpec op:
-                    long[] dims = op.PerChannel && !flat ? [c, .. size.Select(_ => 1L)] : [];
+                    long[] dims = op.PerChannel ? [c, .. size.Select(_ => 1L)] : [];
                     x = b.Node(op.Op, [x, b.Initializer(b.RandomTensor(b.UniqueName("k"), dims, t, op.Op == "Add" ? 0.5 : 1.5))]);
                     break;
                 case ActivationSpec act:
@@ -219,23 +233,42 @@ internal static class RandomConvGraphs
                     Array.Fill(size, 1);
                     break;
                 case HeadSpec head:
-                    long features = c * size.Aggregate(1L, (p, s) => p * s);
-                    x = b.Flatten(x);
-                    long[] weightDims = head.TransB ? [head.OutFeatures, features] : [features, head.OutFeatures];
-                    string w = b.Initializer(b.RandomTensor(b.UniqueName("head_w"), weightDims, t, 1 / Math.Sqrt(features)));
-                    x = head.Op == "MatMul" && !head.TransB
-                        ? b.Node("MatMul", [x, w])
-                        : b.Node("Gemm", [x, w, b.Initializer(b.RandomTensor(b.UniqueName("head_b"), [head.OutFeatures], t, 0.1))],
-                            Attr.Int("transB", head.TransB ? 1 : 0));
-                    c = head.OutFeatures;
-                    flat = true;
+                    (x, outputDims) = Head(b, x, head, t, batch, c, size);
                     break;
             }
         }
         b.Node("Identity", [x], ["y"]);
-        if (flat) b.Output("y", t, batch, c);
-        else b.Output("y", t, [batch, c, .. size.Cast<object>()]);
+        b.Output("y", t, outputDims ?? [batch, c, .. size.Cast<object>()]);
         return b;
+    }
+
+    private static (string Output, object[] Dims) Head(TestModelBuilder b, string x, HeadSpec head, DataType t, object batch, long c, int[] size)
+    {
+        long pixels = size.Aggregate(1L, (p, s) => p * s);
+        long m = head.OutFeatures;
+        string Weight(long[] dims, long fanIn) => b.Initializer(b.RandomTensor(b.UniqueName("head_w"), dims, t, 1 / Math.Sqrt(fanIn)));
+        string BiasAdd(string y, long[] dims) => head.Bias ? b.Node("Add", [y, b.Initializer(b.RandomTensor(b.UniqueName("head_b"), dims, t, 0.1))]) : y;
+        switch (head.Kind)
+        {
+            case "MatMulChannelsLast":
+                x = b.Transpose(b.Reshape(x, [0, c, -1]), [0, 2, 1]);
+                return (BiasAdd(b.Node("MatMul", [x, Weight([c, m], c)]), [m]), [batch, pixels, m]);
+            case "MatMulWeightLeft":
+                x = b.Reshape(x, [0, c, -1]);
+                return (BiasAdd(b.Node("MatMul", [Weight([m, c], c), x]), [m, 1]), [batch, m, pixels]);
+            case "MatMul":
+                long k = c * pixels;
+                return (BiasAdd(b.Node("MatMul", [b.Flatten(x), Weight([k, m], k)]), [m]), [batch, m]);
+            default:
+                long features = c * pixels;
+                bool transB = head.Kind == "GemmTransB";
+                string[] inputs = [b.Flatten(x), Weight(transB ? [m, features] : [features, m], features)];
+                if (head.Bias) inputs = [.. inputs, b.Initializer(b.RandomTensor(b.UniqueName("head_c"), [m], t, 0.1))];
+                var attributes = new List<AttributeProto> { Attr.Int("transB", transB ? 1 : 0) };
+                if (head.Alpha != 1) attributes.Add(Attr.Float("alpha", head.Alpha));
+                if (head.Beta != 1) attributes.Add(Attr.Float("beta", head.Beta));
+                return (b.Node("Gemm", inputs, attributes.ToArray()), [batch, m]);
+        }
     }
 
     private static string BatchNormalization(TestModelBuilder b, string x, long channels, float epsilon, DataType type)
