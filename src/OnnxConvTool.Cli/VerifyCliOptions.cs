@@ -49,12 +49,12 @@ public sealed class VerifyCliOptions
 
     public Option<double?> Rtol { get; } = new("--rtol")
     {
-        Description = "Relative tolerance for every output (default by element type: float32 1e-4, float16 1e-2, float64 1e-10, integers exact).",
+        Description = "Relative tolerance for floating-point outputs (default by element type: float32 1e-4, float16 1e-2, float64 1e-10); integer and bool outputs are always compared exactly.",
     };
 
     public Option<double?> Atol { get; } = new("--atol")
     {
-        Description = "Absolute tolerance for every output (default by element type: float32 1e-5, float16 1e-3, float64 1e-12, integers exact).",
+        Description = "Absolute tolerance for floating-point outputs (default by element type: float32 1e-5, float16 1e-3, float64 1e-12); integer and bool outputs are always compared exactly.",
     };
 
     private bool _inputsOnly;

@@ -453,11 +453,22 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
     {
         if (output.Problem is not null) return output.Problem;
         var parts = new List<string>();
-        if (output.Mismatches > 0)
-            parts.Add($"{output.Mismatches} of {output.Elements} elements outside atol {Format.Number(output.Atol)} + rtol {Format.Number(output.Rtol)}·|a| (max abs error {Format.Number(output.MaxAbsError)}, max rel error {Format.Number(output.MaxRelError)})");
+        if (output.Mismatches > 0 && output.Exact)
+            parts.Add($"{output.Mismatches} of {output.Elements} elements differ ({output.ReferenceType} is compared exactly; max abs difference {Format.Number(output.MaxAbsError)})");
+        else if (output.Mismatches > 0)
+            parts.Add($"{output.Mismatches} of {output.Elements} elements outside atol {Format.Number(output.Atol)} + rtol {Format.Number(output.Rtol)}·max(|a|, {Format.Number(TensorComparer.ScaleFloor)}·rms {Format.Number(output.Scale)}) "
+                + $"(max abs error {Format.Number(output.MaxAbsError)}, max rel error {Format.Number(output.MaxRelError)}){PassingAtolHint(output)}");
         if (output.NanInfMismatches > 0) parts.Add($"{output.NanInfMismatches} NaN/Inf mismatches");
         return string.Join("; ", parts);
     }
+
+    /// <summary>Factor over the atol used within which a failure counts as a small margin, worth naming the atol that would pass.</summary>
+    private const double SmallMargin = 100;
+
+    private static string PassingAtolHint(OutputComparison output) =>
+        output.SmallestPassingAtol is { } needed && needed <= SmallMargin * Math.Max(output.Atol, double.Epsilon)
+            ? $"; --atol {Format.Number(Format.RoundUp(needed))} would pass"
+            : "";
 
     internal static string FormatDims(IReadOnlyDictionary<string, long> dims) =>
         string.Join(", ", dims.Select(d => $"{d.Key}={d.Value}"));

@@ -5,9 +5,9 @@ namespace OnnxConvTool.Verification;
 
 public sealed partial class VerificationReport
 {
-    private string ToleranceText => Rtol is null && Atol is null
-        ? "by element type (float32 rtol 1e-4 atol 1e-5; float16 1e-2/1e-3; bfloat16 2e-2/1e-2; float64 1e-10/1e-12; integers and bool exact)"
-        : $"rtol {(Rtol is { } r ? Format.Number(r) : "default")}, atol {(Atol is { } a ? Format.Number(a) : "default")}";
+    private string ToleranceText => "|a-b| <= atol + rtol*max(|a|, " + Format.Number(TensorComparer.ScaleFloor) + "*rms(a)); " + (Rtol is null && Atol is null
+        ? "by element type (float32 rtol 1e-4 atol 1e-5; float16 1e-2/1e-3; bfloat16 2e-2/1e-2; float64 1e-10/1e-12); integers and bool exact"
+        : $"rtol {(Rtol is { } r ? Format.Number(r) : "default")}, atol {(Atol is { } a ? Format.Number(a) : "default")}; integers and bool exact");
 
     public string RenderText()
     {

@@ -28,10 +28,10 @@ public sealed record VerifyOptions
 
     public int Seed { get; init; }
 
-    /// <summary>Relative tolerance for every output; null takes the default for each output's element type.</summary>
+    /// <summary>Relative tolerance for floating-point outputs (integer and bool outputs are compared exactly); null takes the default for each element type.</summary>
     public double? Rtol { get; init; }
 
-    /// <summary>Absolute tolerance for every output; null takes the default for each output's element type.</summary>
+    /// <summary>Absolute tolerance for floating-point outputs (integer and bool outputs are compared exactly); null takes the default for each element type.</summary>
     public double? Atol { get; init; }
 
     /// <summary>Also compare the intermediate tensors both models share and name the first that diverges.</summary>
