@@ -57,12 +57,23 @@ public sealed class VerifyCliOptions
         Description = "Absolute tolerance for floating-point outputs (default by element type: float32 1e-5, float16 1e-3, float64 1e-12); integer and bool outputs are always compared exactly.",
     };
 
-    private bool _inputsOnly;
+    public Option<bool> AllowUnexecuted { get; } = new("--allow-unexecuted")
+    {
+        Description = "Accept the result even when a node the rewrite created ran in no trial (e.g. inside an If branch no input reaches); such nodes are still reported.",
+    };
 
-    /// <summary>Adds every option (<paramref name="inputsOnly"/>: only --shape, --value, --input and --seed, for commands that do not compare).</summary>
-    public void AddTo(Command command, bool inputsOnly = false)
+    private bool _inputsOnly;
+    private bool _coverage;
+
+    /// <summary>
+    /// Adds every option (<paramref name="inputsOnly"/>: only --shape, --value, --input and --seed, for commands that do not compare;
+    /// <paramref name="coverage"/>: also --allow-unexecuted, for commands that verify nodes they created).
+    /// </summary>
+    public void AddTo(Command command, bool inputsOnly = false, bool coverage = false)
     {
         _inputsOnly = inputsOnly;
+        _coverage = coverage && !inputsOnly;
+        if (_coverage) command.Options.Add(AllowUnexecuted);
         command.Options.Add(Shape);
         command.Options.Add(Value);
         command.Options.Add(Input);
@@ -104,7 +115,18 @@ public sealed class VerifyCliOptions
             Trials = _inputsOnly ? 1 : parse.GetValue(Trials),
             Rtol = _inputsOnly ? null : parse.GetValue(Rtol),
             Atol = _inputsOnly ? null : parse.GetValue(Atol),
+            AllowUnexecuted = _coverage && parse.GetValue(AllowUnexecuted),
         };
+    }
+
+    /// <summary>What stderr says when verification did not pass: its first problem, how to accept unexecuted nodes, and with --verbose ORT's full messages.</summary>
+    internal static void ReportProblem(CliContext context, ParseResult parse, VerificationReport report, string line)
+    {
+        context.Error.WriteLine(report.Coverage is { NeverRan.Count: > 0 } && report.Verdict == "not verified"
+            ? $"{line}; drive them with --value/--input, or accept with --allow-unexecuted"
+            : line);
+        if (parse.GetValue(CommonOptions.Verbose))
+            foreach (string message in report.RuntimeMessages.Distinct()) context.Error.WriteLine($"onnxruntime: {message}");
     }
 
     /// <summary>Splits NAME=VALUE at the last '=' (names such as "input:0" may contain anything but the value cannot).</summary>

@@ -49,7 +49,7 @@ public static class RewriteCommand
             model, to, only, exclude, noVerify, format, report, CommonOptions.Verbose,
         };
         output.AddTo(command);
-        inputs.AddTo(command);
+        inputs.AddTo(command, coverage: true);
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string inputPath = parse.GetValue(model)!;
@@ -71,7 +71,7 @@ public static class RewriteCommand
             if (!parse.GetValue(noVerify) && result.Modified)
             {
                 verification = EquivalenceChecker.Verify(reference, candidate,
-                    verifyOptions with { NameMap = result.ValueNameMap, ReferenceLabel = inputPath, CandidateLabel = target.Path }, context.Cancellation);
+                    verifyOptions with { NameMap = result.ValueNameMap, CreatedNodes = result.CreatedNodes, ReferenceLabel = inputPath, CandidateLabel = target.Path }, context.Cancellation);
             }
             var verifyTime = clock.Elapsed - rewriteTime;
             bool write = verification is null || verification.Equivalent;
@@ -88,7 +88,7 @@ public static class RewriteCommand
             ReportOutput.Write(context, parse.GetValue(report), text);
             if (verification is { Equivalent: false })
             {
-                context.Error.WriteLine(verification.ExitCode == ExitCode.VerificationCouldNotRun
+                VerifyCliOptions.ReportProblem(context, parse, verification, verification.ExitCode == ExitCode.VerificationCouldNotRun
                     ? $"onnxconv: {inputPath}: verification could not run ({verification.Problems.FirstOrDefault()}); nothing written"
                     : $"onnxconv: {inputPath}: the rewritten model is not equivalent; nothing written");
                 return (int)verification.ExitCode;

@@ -29,6 +29,9 @@ public sealed record CandidateOutcome(string RuleId, string GraphPath, string No
 public sealed record RewriteResult(IReadOnlyList<CandidateOutcome> Outcomes, IReadOnlyDictionary<string, string> ValueNameMap,
     IReadOnlyList<string> UnmatchedSelectors)
 {
+    /// <summary>Names of the nodes the rewrites created that are still in the model (node names are unique across all its graphs).</summary>
+    public IReadOnlyList<string> CreatedNodes { get; init; } = [];
+
     public int AppliedCount => Outcomes.Count(o => o.Status == CandidateStatus.Applied);
     public bool Modified => AppliedCount > 0;
 }
@@ -82,7 +85,10 @@ public static class RewriteDriver
         }
         if (outcomes.Any(o => o.Status == CandidateStatus.Applied)) ThrowIfInvalid(model, "the rewrites");
         var unmatched = only.Concat(exclude).Where(s => !selectorsSeen.Contains(s)).Distinct().OrderBy(s => s, StringComparer.Ordinal).ToArray();
-        return new RewriteResult(outcomes, rewriter.ValueNameMap, unmatched);
+        return new RewriteResult(outcomes, rewriter.ValueNameMap, unmatched)
+        {
+            CreatedNodes = rewriter.CreatedNodes.Where(n => !rewriter.WasRemoved(n)).Select(n => n.Name).ToList(),
+        };
     }
 
     private static string[] Names(Node node) =>
