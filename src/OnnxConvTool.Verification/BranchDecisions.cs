@@ -12,7 +12,7 @@ internal sealed record BranchInput(string Name, IReadOnlyList<double> Values);
 /// Finds the graph inputs that an If's condition is, or is computed from (walking producers upward through
 /// every graph, subgraph bodies included), and picks values that steer it: a bool input gets false and
 /// true; an integer input gets each constant it is compared with (Equal, Greater, Less…, directly or through
-/// a Cast), and the constant + 1 for ordering comparisons. Integer inputs compared with no constant are left
+/// a Cast) and that constant + 1, which falls on the other side of the comparison. Integer inputs compared with no constant are left
 /// to the random trials.
 /// </summary>
 internal static class BranchDecisions
@@ -56,7 +56,7 @@ internal static class BranchDecisions
         return found;
     }
 
-    /// <summary>Constants the input is compared with anywhere in the model, plus the value just above for ordering comparisons.</summary>
+    /// <summary>Constants the input is compared with anywhere in the model, each with the value just above it.</summary>
     private static IEnumerable<double> ComparedConstants(Model model, Value input)
     {
         var aliases = new HashSet<Value>(ReferenceEqualityComparer.Instance) { input };
@@ -71,7 +71,7 @@ internal static class BranchDecisions
             double value = constant.ToDoubleArray()[0];
             if (!double.IsFinite(value)) continue;
             yield return Math.Round(value);
-            if (node.OpType != "Equal") yield return Math.Round(value) + 1;
+            yield return Math.Round(value) + 1;
         }
     }
 }
