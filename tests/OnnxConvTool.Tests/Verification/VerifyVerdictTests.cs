@@ -160,13 +160,13 @@ public sealed class VerifyVerdictTests : IDisposable
 
         var refused = CliInvocation.Run("rewrite", input, "-o", output, "--to", "matmul");
         Assert.True(refused.ExitCode == 6, refused.ToString());
-        Assert.Contains("not verified: 2 of 2 rewritten nodes never ran in any trial:", refused.Stdout);
+        Assert.Matches(@"not verified: \d+ of \d+ rewritten nodes? never ran in any trial: 'Conv_", refused.Stdout);
         Assert.Contains("--allow-unexecuted", refused.Stderr);
         Assert.False(File.Exists(output));
 
         var allowed = CliInvocation.Run("rewrite", input, "-o", output, "--to", "matmul", "--allow-unexecuted");
         Assert.True(allowed.ExitCode == 0, allowed.ToString());
-        Assert.Contains("0 of 2 rewritten nodes ran", allowed.Stdout);
+        Assert.Matches(@"verification: equivalent: .*, 0 of \d+ rewritten nodes ran", allowed.Stdout);
         Assert.True(File.Exists(output));
     }
 
