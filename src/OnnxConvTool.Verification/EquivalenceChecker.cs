@@ -83,7 +83,8 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             _problems.AddRange(_pairing.Problems);
             _judge = new TrialComparison(reference, options, _pairing);
             var tracked = TrackedNodes();
-            var (referenceSession, candidateSession) = CreateSessions(profile: tracked.Count > 0);
+            using var profile = tracked.Count > 0 ? new ProfileFolder() : null;
+            var (referenceSession, candidateSession) = CreateSessions(profile);
             using var disposeReference = referenceSession;
             using var disposeCandidate = candidateSession;
             if (options.TestDataDirectory is { } directory)
@@ -157,7 +158,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
     /// Both sessions, built concurrently: serialising and loading a model into ONNX Runtime is most of
     /// verify's cost and the two are independent. Each session still runs with one intra-op thread.
     /// </summary>
-    private (InferenceSession Reference, InferenceSession Candidate) CreateSessions(bool profile)
+    private (InferenceSession Reference, InferenceSession Candidate) CreateSessions(ProfileFolder? profile)
     {
         var referenceTask = Task.Run(() => OrtRuntime.CreateSession(reference, SessionSettings.Verification, _referenceLabel,
             _pairing.PreActivations.Select(p => p.Reference).ToList()));
@@ -165,7 +166,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         Exception? candidateError = null;
         try
         {
-            var settings = profile ? SessionSettings.Verification with { ProfilePrefix = ExecutionCoverage.NewProfilePrefix() } : SessionSettings.Verification;
+            var settings = profile is null ? SessionSettings.Verification : SessionSettings.Verification with { ProfilePrefix = profile.Prefix };
             candidateSession = OrtRuntime.CreateSession(candidate, settings, _candidateLabel, _pairing.PreActivations.Select(p => p.Candidate).ToList());
         }
         catch (Exception e)

@@ -25,30 +25,11 @@ internal static class ExecutionCoverage
 {
     private const string KernelSuffix = "_kernel_time";
 
-    /// <summary>A prefix for the profile file in a fresh temporary folder (deleted by <see cref="ExecutedNodes"/>).</summary>
-    public static string NewProfilePrefix() =>
-        Path.Combine(Path.GetTempPath(), "onnxconv-profile-" + Guid.NewGuid().ToString("N"), "profile");
-
-    /// <summary>Ends profiling on <paramref name="session"/> and returns the names of the nodes that ran; deletes the profile.</summary>
+    /// <summary>Ends profiling on <paramref name="session"/> and returns the names of the nodes that ran.</summary>
     public static HashSet<string> ExecutedNodes(InferenceSession session)
     {
-        string path = session.EndProfiling();
-        try
-        {
-            using var stream = File.OpenRead(path);
-            return Parse(stream);
-        }
-        finally
-        {
-            string? folder = Path.GetDirectoryName(path);
-            try
-            {
-                if (folder is not null && Path.GetFileName(folder).StartsWith("onnxconv-profile-", StringComparison.Ordinal)) Directory.Delete(folder, recursive: true);
-                else File.Delete(path);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
+        using var stream = File.OpenRead(session.EndProfiling());
+        return Parse(stream);
     }
 
     /// <summary>Node names from a Chrome-trace profile written by ONNX Runtime.</summary>
@@ -70,4 +51,26 @@ internal static class ExecutionCoverage
         Tracked = created.Count,
         NeverRan = created.Where(n => !executed.Contains(n)).ToList(),
     };
+}
+
+/// <summary>
+/// A fresh temporary folder for a session's profile, deleted on disposal. Dispose it after the session:
+/// a session disposed without <see cref="InferenceSession.EndProfiling"/> writes its profile then.
+/// </summary>
+internal sealed class ProfileFolder : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "onnxconv-profile-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>The path prefix ONNX Runtime gives the profile file.</summary>
+    public string Prefix => Path.Combine(_path, "profile");
+
+    public void Dispose()
+    {
+        try
+        {
+            if (Directory.Exists(_path)) Directory.Delete(_path, recursive: true);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 }

@@ -215,6 +215,8 @@ public sealed partial class VerificationReport
         json.WriteNumber("finiteElements", c.FiniteElements);
         WriteNullableNumber(json, "rtol", c.Rtol);
         WriteNullableNumber(json, "atol", c.Atol);
+        json.WriteNumber("scale", c.Scale);
+        json.WriteBoolean("exact", c.Exact);
         bool compared = c.Problem is null;
         WriteNullableNumber(json, "maxAbsError", compared ? c.MaxAbsError : null);
         WriteNullableNumber(json, "maxRelError", compared ? c.MaxRelError : null);

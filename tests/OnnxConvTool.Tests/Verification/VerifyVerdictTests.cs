@@ -119,7 +119,7 @@ public sealed class VerifyVerdictTests : IDisposable
     }
 
     /// <summary>y = If(condition) then Conv1x1(x) else Relu(x), on x [1,4,3,3].</summary>
-    private static TestModelBuilder Branching(Func<TestModelBuilder, string> condition)
+    internal static TestModelBuilder Branching(Func<TestModelBuilder, string> condition)
     {
         var b = new TestModelBuilder(seed: 4);
         b.Input("x", 1, 4, 3, 3);
@@ -182,5 +182,43 @@ public sealed class VerifyVerdictTests : IDisposable
         Assert.Contains("not verified: 2 of 4 rewritten nodes never ran in any trial: 'If_0_else_branch__", result.Stdout);
         Assert.Contains("trial 5 (branch sr=16001) skipped", result.Stdout);
         Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void OnnxRuntimesRawTextAppearsOnlyWithVerbose()
+    {
+        // Reshape to a fixed 21 elements: no [N,5] input fits, so ORT rejects every trial.
+        var b = new TestModelBuilder();
+        b.Input("x", "N", 5);
+        b.Node("Reshape", ["x", b.Initializer(TestModelBuilder.Int64Tensor("shape", [2], [3, 7]))], ["y"]);
+        b.Output("y", DataType.Float, 3, 7);
+        string path = b.Save(_temp.File("reshape.onnx"));
+
+        var plain = CliInvocation.Run("verify", path, path);
+        Assert.True(plain.ExitCode == 6, plain.ToString());
+        Assert.DoesNotContain(".cc:", plain.Stdout + plain.Stderr);
+        Assert.DoesNotContain("[ErrorCode", plain.Stdout + plain.Stderr);
+
+        var verbose = CliInvocation.Run("verify", path, path, "--verbose");
+        Assert.True(verbose.ExitCode == 6, verbose.ToString());
+        Assert.Contains("onnxruntime: [ErrorCode", verbose.Stderr);
+    }
+}
+
+[CollectionDefinition(nameof(ProfileCleanupTests), DisableParallelization = true)]
+public sealed class ProfileCleanupCollection;
+
+/// <summary>Runs alone, so no other test's profile folder is counted.</summary>
+[Collection(nameof(ProfileCleanupTests))]
+public sealed class ProfileCleanupTests
+{
+    [Fact]
+    public void CoverageLeavesNoProfileBehind()
+    {
+        string before = string.Join(",", Directory.GetDirectories(Path.GetTempPath(), "onnxconv-profile-*"));
+        using var temp = new TempDirectory();
+        string input = VerifyVerdictTests.Branching(b => b.Input("flag", DataType.Bool)).Save(temp.File("branching.onnx"));
+        Assert.Equal(0, CliInvocation.Run("rewrite", input, "-o", temp.File("out.onnx"), "--to", "matmul").ExitCode);
+        Assert.Equal(before, string.Join(",", Directory.GetDirectories(Path.GetTempPath(), "onnxconv-profile-*")));
     }
 }
