@@ -122,7 +122,7 @@ public sealed class VerifyCliOptions
     /// <summary>What stderr says when verification did not pass: its first problem, how to accept unexecuted nodes, and with --verbose ORT's full messages.</summary>
     internal static void ReportProblem(CliContext context, ParseResult parse, VerificationReport report, string line)
     {
-        context.Error.WriteLine(report.Coverage is { NeverRan.Count: > 0 } && report.Verdict == "not verified"
+        context.Error.WriteLine(report is { NotVerified: true, Coverage.NeverRan.Count: > 0 }
             ? $"{line}; drive them with --value/--input, or accept with --allow-unexecuted"
             : line);
         if (parse.GetValue(CommonOptions.Verbose))

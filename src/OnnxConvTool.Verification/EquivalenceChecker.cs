@@ -95,6 +95,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         }
         catch (RuntimeFailure e)
         {
+            if (e.InnerException is OnnxRuntimeException runtime) _runtimeMessages.Add(runtime.Message);
             return Report(ExitCode.VerificationCouldNotRun, [e.Message]);
         }
         return Verdict(coverage);
@@ -103,7 +104,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
     private VerificationReport Verdict(CoverageResult? coverage)
     {
         if (_nondeterministic is { } output)
-            return Report(ExitCode.VerificationCouldNotRun, [$"not verified: the reference is not deterministic (output '{output}' differs between two runs on the same inputs)"], null, coverage);
+            return Report(ExitCode.VerificationCouldNotRun, [$"not verified: the reference is not deterministic (output '{output}' differs between two runs on the same inputs)"], null, coverage, notVerified: true);
         LocalizationResult? localization = options.Localize && _localizeFeeds is not null ? Localize(_localizeFeeds) : null;
         bool passed = _problems.Count == 0 && _trials.All(t => t.Passed);
         if (!passed)
@@ -125,12 +126,14 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         if (coverage is { NeverRan.Count: > 0 } && !options.AllowUnexecuted)
             return Report(ExitCode.VerificationCouldNotRun,
                 [$"not verified: {coverage.NeverRan.Count} of {VerificationReport.Plural(coverage.Tracked, "rewritten node")} never ran in any trial: {string.Join(", ", coverage.NeverRan.Select(n => $"'{n}'"))}"],
-                localization, coverage);
+                localization, coverage, notVerified: true);
         return Report(ExitCode.Ok, [], localization, coverage);
     }
 
-    private VerificationReport Report(ExitCode code, IReadOnlyList<string> problems, LocalizationResult? localization = null, CoverageResult? coverage = null) => new()
+    private VerificationReport Report(ExitCode code, IReadOnlyList<string> problems, LocalizationResult? localization = null, CoverageResult? coverage = null,
+        bool notVerified = false) => new()
     {
+        NotVerified = notVerified,
         Reference = _referenceLabel,
         Candidate = _candidateLabel,
         ExitCode = code,

@@ -64,11 +64,17 @@ public sealed partial class VerificationReport
 
     public bool Equivalent => ExitCode == ExitCode.Ok;
 
+    /// <summary>
+    /// Exit 6 because the evidence is not enough, though both models ran: the reference differs from itself,
+    /// or a node the rewrite created ran in no trial.
+    /// </summary>
+    public bool NotVerified { get; init; }
+
     public string Verdict => ExitCode switch
     {
         ExitCode.Ok => "equivalent",
         ExitCode.VerificationFoundDifference => "different",
-        _ when Problems.FirstOrDefault()?.StartsWith("not verified", StringComparison.Ordinal) == true => "not verified",
+        _ when NotVerified => "not verified",
         _ => "could not run",
     };
 
@@ -106,7 +112,7 @@ public sealed partial class VerificationReport
             {
                 ExitCode.Ok => $"equivalent: {basis}{CoverageText}",
                 ExitCode.VerificationFoundDifference => $"different: {Problems.FirstOrDefault()}{(Problems.Count > 1 ? $" (and {Plural(Problems.Count - 1, "more problem")})" : "")} — {basis}",
-                _ when Verdict == "not verified" => Problems.FirstOrDefault() ?? "not verified",
+                _ when NotVerified => Problems.FirstOrDefault() ?? "not verified",
                 _ => $"could not run: {Problems.FirstOrDefault()}",
             };
         }
