@@ -154,18 +154,7 @@ public sealed partial class VerificationReport
                 json.WriteEndObject();
             }
             json.WriteEndArray();
-            if (Coverage is not { } coverage)
-            {
-                json.WriteNull("coverage");
-            }
-            else
-            {
-                json.WriteStartObject("coverage");
-                json.WriteNumber("tracked", coverage.Tracked);
-                json.WriteNumber("ran", coverage.Ran);
-                WriteStrings(json, "neverRan", coverage.NeverRan);
-                json.WriteEndObject();
-            }
+            WriteCoverage(json, Coverage);
             if (Localization is not { } localization)
             {
                 json.WriteNull("localize");
@@ -191,6 +180,20 @@ public sealed partial class VerificationReport
             }
             json.WriteEndObject();
         });
+    }
+
+    private static void WriteCoverage(Utf8JsonWriter json, CoverageResult? coverage)
+    {
+        if (coverage is null)
+        {
+            json.WriteNull("coverage");
+            return;
+        }
+        json.WriteStartObject("coverage");
+        json.WriteNumber("tracked", coverage.Tracked);
+        json.WriteNumber("ran", coverage.Ran);
+        WriteStrings(json, "neverRan", coverage.NeverRan);
+        json.WriteEndObject();
     }
 
     private static void WriteComparisons(Utf8JsonWriter json, string name, IReadOnlyList<OutputComparison> comparisons)
