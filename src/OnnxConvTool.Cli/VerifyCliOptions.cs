@@ -119,16 +119,6 @@ public sealed class VerifyCliOptions
         };
     }
 
-    /// <summary>What stderr says when verification did not pass: its first problem, how to accept unexecuted nodes, and with --verbose ORT's full messages.</summary>
-    internal static void ReportProblem(CliContext context, ParseResult parse, VerificationReport report, string line)
-    {
-        context.Error.WriteLine(report is { NotVerified: true, Coverage.NeverRan.Count: > 0 }
-            ? $"{line}; drive them with --value/--input, or accept with --allow-unexecuted"
-            : line);
-        if (parse.GetValue(CommonOptions.Verbose))
-            foreach (string message in report.RuntimeMessages.Distinct()) context.Error.WriteLine($"onnxruntime: {message}");
-    }
-
     /// <summary>Splits NAME=VALUE at the last '=' (names such as "input:0" may contain anything but the value cannot).</summary>
     private static (string Name, string Value) SplitAtLast(string argument, string option, string form)
     {

@@ -104,6 +104,18 @@ internal sealed class ModelPairing
         return fed;
     }
 
+    /// <summary>
+    /// The largest |∂output/∂input| of the activation for an error shared by all its inputs: Sigmoid 1/4, HardSigmoid
+    /// alpha, Softmax 1/2 (Σ_j |∂s_i/∂z_j| = 2·s_i·(1 − s_i)), Tanh, Softsign and Clip 1.
+    /// </summary>
+    private static double Slope(Node activation) => activation.OpType switch
+    {
+        "Sigmoid" => 0.25,
+        "HardSigmoid" => Math.Abs(activation.Attribute("alpha")?.F ?? 0.2f),
+        "Softmax" => 0.5,
+        _ => 1,
+    };
+
     /// <summary>For outputs that end in a saturating activation, the activation's input when both models have it.</summary>
     private static List<PreActivation> FindPreActivations(Model reference, Model candidate, VerifyOptions options, List<(string Reference, string Candidate)> outputs)
     {
@@ -119,11 +131,14 @@ internal sealed class ModelPairing
             string candidateName = options.NameMap?.GetValueOrDefault(input.Name) ?? input.Name;
             if (candidate.Graph.Find(candidateName) is not { Producer: not null } || candidate.Graph.Outputs.Any(v => v.Name == candidateName)) continue;
             if (found.Any(f => f.Reference == input.Name)) continue;
-            found.Add(new PreActivation(referenceName, node.OpType, input.Name, candidateName));
+            found.Add(new PreActivation(referenceName, node.OpType, input.Name, candidateName, Slope(node)));
         }
         return found;
     }
 }
 
-/// <summary>The input of a saturating activation that produces <see cref="Output"/>, compared alongside it.</summary>
-internal sealed record PreActivation(string Output, string Activation, string Reference, string Candidate);
+/// <summary>
+/// The input of a saturating activation that produces <see cref="Output"/>, compared alongside it.
+/// <see cref="Slope"/> bounds how much an error in the input can move an output element.
+/// </summary>
+internal sealed record PreActivation(string Output, string Activation, string Reference, string Candidate, double Slope);

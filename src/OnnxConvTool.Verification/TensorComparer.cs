@@ -35,6 +35,12 @@ public sealed record OutputComparison
     /// <summary>The smallest fraction of <see cref="Scale"/> that, as the floor of rtol's reference, makes every element pass at this atol (infinite when rtol is 0).</summary>
     internal double NeededScaleFloor { get; init; }
 
+    /// <summary>
+    /// Absolute error allowed on top of <see cref="Atol"/> because this output is a saturating activation of an
+    /// input that is compared too: the activation's slope times that input's tolerance at its scale floor.
+    /// </summary>
+    public double PropagatedAtol { get; init; }
+
     /// <summary>True for integer and bool tensors: compared for equality, whatever the tolerances.</summary>
     public bool Exact { get; init; }
 
@@ -87,7 +93,7 @@ public static class TensorComparer
     public static OutputComparison Compare(string name, string? candidateName,
         DataType referenceType, long[] referenceShape, ReadOnlySpan<byte> reference,
         DataType candidateType, long[] candidateShape, ReadOnlySpan<byte> candidate,
-        double? rtol, double? atol)
+        double? rtol, double? atol, double propagatedAtol = 0)
     {
         bool exact = !ElementKinds.IsFloating(referenceType);
         var defaults = ElementKinds.DefaultTolerance(referenceType);
@@ -115,17 +121,18 @@ public static class TensorComparer
         double scale = 0;
         var stats = exact
             ? CompareIntegral(referenceType, reference, candidate, result.Elements)
-            : CompareFloating(referenceType, reference, candidate, result.Elements, r, a, scale = RootMeanSquare(referenceType, reference, result.Elements));
+            : CompareFloating(referenceType, reference, candidate, result.Elements, r, a + propagatedAtol, scale = RootMeanSquare(referenceType, reference, result.Elements));
         return result with
         {
             Scale = scale,
+            PropagatedAtol = exact ? 0 : propagatedAtol,
             MaxAbsError = stats.MaxAbs,
             MaxRelError = stats.MaxRel,
             FiniteElements = stats.Finite,
             MeanAbsError = stats.Finite > 0 ? stats.SumAbs / stats.Finite : 0,
             Mismatches = stats.Outside,
             NanInfMismatches = stats.NanInf,
-            SmallestPassingAtol = stats.NanInf > 0 || exact ? null : Math.Max(0, stats.NeededAtol),
+            SmallestPassingAtol = stats.NanInf > 0 || exact ? null : Math.Max(0, stats.NeededAtol - propagatedAtol),
             NeededScaleFloor = stats.NeededFloor,
         };
     }

@@ -18,11 +18,11 @@ internal sealed class TrialComparison(Model reference, VerifyOptions options, Mo
         var preActivations = new List<OutputComparison>();
         if (candidateRun.Outputs is { } candidateOutputs)
         {
-            foreach (var (referenceName, candidateName) in pairing.Outputs)
-                comparisons.Add(CompareTensors(referenceOutputs, referenceName, candidateOutputs, candidateName));
             foreach (var pre in pairing.PreActivations)
                 preActivations.Add(CompareTensors(referenceOutputs, pre.Reference, candidateOutputs, pre.Candidate)
                     with { Role = $"input of {pre.Activation} producing output '{pre.Output}'" });
+            foreach (var (referenceName, candidateName) in pairing.Outputs)
+                comparisons.Add(CompareTensors(referenceOutputs, referenceName, candidateOutputs, candidateName, PropagatedAtol(referenceName, preActivations)));
         }
         else
         {
@@ -46,11 +46,25 @@ internal sealed class TrialComparison(Model reference, VerifyOptions options, Mo
         };
     }
 
-    private OutputComparison CompareTensors(RunOutputs referenceOutputs, string referenceName, RunOutputs candidateOutputs, string candidateName)
+    private OutputComparison CompareTensors(RunOutputs referenceOutputs, string referenceName, RunOutputs candidateOutputs, string candidateName,
+        double propagatedAtol = 0)
     {
         var a = referenceOutputs.Get(referenceName);
         var b = candidateOutputs.Get(candidateName);
-        return TensorComparer.Compare(referenceName, candidateName, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol);
+        return TensorComparer.Compare(referenceName, candidateName, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol, propagatedAtol);
+    }
+
+    /// <summary>
+    /// For an output made by a saturating activation whose input is compared too: the error that input may
+    /// legitimately carry where it is small (atol + rtol·floor), times the activation's slope. Rounding in the
+    /// input passes its own check and must not fail the output; a wrong weight still fails the input's check.
+    /// </summary>
+    private double PropagatedAtol(string output, List<OutputComparison> preActivations)
+    {
+        var pre = pairing.PreActivations.FirstOrDefault(p => p.Output == output);
+        var input = pre is null ? null : preActivations.FirstOrDefault(c => c.Name == pre.Reference);
+        if (input is not { Problem: null, Exact: false }) return 0;
+        return pre!.Slope * (input.Atol + input.Rtol * TensorComparer.ScaleFloor * input.Scale);
     }
 
     /// <summary>The first reference output that differs between two runs on the same inputs (bit for bit, NaN equal to NaN), or null.</summary>
@@ -115,7 +129,7 @@ internal sealed class TrialComparison(Model reference, VerifyOptions options, Mo
         if (output.Mismatches > 0 && output.Exact)
             parts.Add($"{output.Mismatches} of {output.Elements} elements differ ({output.ReferenceType} is compared exactly; max abs difference {Format.Number(output.MaxAbsError)})");
         else if (output.Mismatches > 0)
-            parts.Add($"{output.Mismatches} of {output.Elements} elements outside atol {Format.Number(output.Atol)} + rtol {Format.Number(output.Rtol)}·max(|a|, {Format.Number(TensorComparer.ScaleFloor)}·rms {Format.Number(output.Scale)}) "
+            parts.Add($"{output.Mismatches} of {output.Elements} elements outside atol {Format.Number(output.Atol)}{(output.PropagatedAtol > 0 ? $" + {Format.Number(output.PropagatedAtol)} carried from the activation's input" : "")} + rtol {Format.Number(output.Rtol)}·max(|a|, {Format.Number(TensorComparer.ScaleFloor)}·rms {Format.Number(output.Scale)}) "
                 + $"(max abs error {Format.Number(output.MaxAbsError)}, max rel error {Format.Number(output.MaxRelError)}){PassingAtolHint(output)}");
         if (output.NanInfMismatches > 0) parts.Add($"{output.NanInfMismatches} NaN/Inf mismatches");
         return string.Join("; ", parts);

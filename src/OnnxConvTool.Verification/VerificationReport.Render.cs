@@ -219,6 +219,7 @@ public sealed partial class VerificationReport
         WriteNullableNumber(json, "rtol", c.Rtol);
         WriteNullableNumber(json, "atol", c.Atol);
         json.WriteNumber("scale", c.Scale);
+        json.WriteNumber("propagatedAtol", c.PropagatedAtol);
         json.WriteBoolean("exact", c.Exact);
         bool compared = c.Problem is null;
         WriteNullableNumber(json, "maxAbsError", compared ? c.MaxAbsError : null);

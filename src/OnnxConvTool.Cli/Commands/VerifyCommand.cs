@@ -32,6 +32,7 @@ public static class VerifyCommand
             string referencePath = parse.GetValue(reference)!;
             string candidatePath = parse.GetValue(candidate)!;
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
+            ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.InputFiles.Values]);
             var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
             var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
             string text = parse.GetValue(format) switch
@@ -41,7 +42,7 @@ public static class VerifyCommand
                 _ => result.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
-            if (result.ExitCode == ExitCode.VerificationCouldNotRun) VerifyCliOptions.ReportProblem(context, parse, result, $"onnxconv: {result.Problems.FirstOrDefault()}");
+            if (result.ExitCode == ExitCode.VerificationCouldNotRun) VerdictMessages.Problem(context, result, parse.GetValue(CommonOptions.Verbose), $"onnxconv: {result.Problems.FirstOrDefault()}");
             return (int)result.ExitCode;
         }));
         return command;

@@ -19,6 +19,14 @@ public sealed class Model
     public ModelProto Shell { get; }
 
     public Graph Graph { get; internal set; }
+
+    /// <summary>
+    /// Bumped by every change made through the IR (nodes, inputs, outputs, values, initializers, attributes set
+    /// through <see cref="Node"/>): equal versions mean nothing changed in between.
+    /// </summary>
+    public long Version { get; private set; }
+
+    internal void NoteChange() => Version++;
     public string? SourcePath { get; }
     public long IrVersion => Shell.IrVersion;
     public string Producer => Shell.ProducerName + (Shell.ProducerVersion.Length > 0 ? " " + Shell.ProducerVersion : "");
@@ -88,7 +96,7 @@ public sealed class Model
             switch (a.Name)
             {
                 case "value":
-                    return new Tensor(a.T, node.Graph.Model.ExternalDataOf(a.T));
+                    return a.T is null ? null : new Tensor(a.T, node.Graph.Model.ExternalDataOf(a.T));
                 case "value_float":
                     return Tensor.FromFloats(node.Outputs[0].Name, [], [a.F]);
                 case "value_floats":

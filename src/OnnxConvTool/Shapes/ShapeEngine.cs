@@ -78,7 +78,7 @@ internal sealed class ShapeEngine
         return true;
     }
 
-    private void InferNode(Node node)
+    internal void InferNode(Node node)
     {
         if (!node.IsOnnxDomain || !ShapeRules.All.TryGetValue(node.OpType, out var rule))
         {

@@ -8,9 +8,11 @@ public sealed class ShapeInferenceResult
     private readonly Dictionary<Value, InferredTensor> _tensors;
     private readonly Dictionary<Value, TensorShape> _shapes;
     private readonly SortedSet<string> _unsupportedOps;
+    private readonly ShapeEngine? _engine;
 
-    internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps)
+    internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps, ShapeEngine? engine = null)
     {
+        _engine = engine;
         _tensors = tensors;
         _unsupportedOps = unsupportedOps;
         _shapes = new Dictionary<Value, TensorShape>(tensors.Count);
@@ -20,6 +22,31 @@ public sealed class ShapeInferenceResult
     /// <summary>The inferred shape; for a value inference never reached, its declared type and shape.</summary>
     public TensorShape Get(Value value) => _shapes.GetValueOrDefault(value) ?? TensorShape.FromType(value.Type);
 
+    /// <summary>Gives <paramref name="to"/> what is known of <paramref name="from"/> (a rewrite replaced one by the other).</summary>
+    internal void Carry(Value from, Value to)
+    {
+        if (!_tensors.TryGetValue(from, out var tensor)) return;
+        var merged = _tensors.TryGetValue(to, out var own) ? InferredTensor.Merge(own, tensor) : tensor;
+        _tensors[to] = merged;
+        _shapes[to] = merged.ToTensorShape();
+    }
+
+    /// <summary>
+    /// Infers the outputs of a node a rewrite created, from what is known of its inputs; what was already known
+    /// of an output (a shape carried over from the value it replaced) is kept where inference knows less.
+    /// </summary>
+    internal void InferCreated(Node node)
+    {
+        if (_engine is null) return;
+        var before = node.Outputs.Select(o => _tensors.GetValueOrDefault(o)).ToArray();
+        _engine.InferNode(node);
+        for (int i = 0; i < node.Outputs.Count; i++)
+        {
+            var output = node.Outputs[i];
+            if (before[i] is { } known) _tensors[output] = InferredTensor.Merge(_tensors[output], known);
+            _shapes[output] = _tensors[output].ToTensorShape();
+        }
+    }
     /// <summary>
     /// Op types whose outputs were left unknown because inference does not cover them (ops of other
     /// domains as <c>domain.OpType</c>).
@@ -59,6 +86,6 @@ public static class ShapeInference
         if (inputOverrides is not null) ShapeOverrides.Validate(model, inputOverrides);
         var engine = new ShapeEngine(model);
         engine.InferMain(inputOverrides);
-        return new ShapeInferenceResult(engine.State, engine.UnsupportedOps);
+        return new ShapeInferenceResult(engine.State, engine.UnsupportedOps, engine);
     }
 }

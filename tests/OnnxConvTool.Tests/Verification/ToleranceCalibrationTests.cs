@@ -41,7 +41,7 @@ public sealed class ToleranceCalibrationTests(ITestOutputHelper output)
         {
             var reference = ModelReader.Load(path);
             var candidate = ModelReader.Load(path);
-            var result = RewriteDriver.Run(candidate, RewriteTargets.RulesFor(target));
+            var result = RewriteDriver.Run(candidate, RuleCatalog.ForTarget(target));
             if (!result.Modified) continue;
             var report = EquivalenceChecker.Verify(reference, candidate, options with { NameMap = result.ValueNameMap });
             double needed = NeededFloor(report);
@@ -91,7 +91,7 @@ public sealed class WideHeadToleranceTests(ITestOutputHelper output)
         var builder = WideHead();
         var reference = builder.ToIr();
         var candidate = builder.ToIr();
-        var result = RewriteDriver.Run(candidate, RewriteTargets.RulesFor(target));
+        var result = RewriteDriver.Run(candidate, RuleCatalog.ForTarget(target));
         Assert.True(result.Modified);
         var report = EquivalenceChecker.Verify(reference, candidate, new VerifyOptions { NameMap = result.ValueNameMap });
         Assert.True(report.Equivalent, report.RenderText());
@@ -112,7 +112,7 @@ public sealed class WideHeadToleranceTests(ITestOutputHelper output)
         // rtol·|a| + atol would not cover (a scale floor above 0 was needed), and the floor covers it.
         var builder = WideHead();
         var candidate = builder.ToIr();
-        RewriteDriver.Run(candidate, RewriteTargets.RulesFor(RewriteTarget.Gemm));
+        RewriteDriver.Run(candidate, RuleCatalog.ForTarget(RewriteTarget.Gemm));
         var report = EquivalenceChecker.Verify(builder.ToIr(), candidate, new VerifyOptions { Trials = 3 });
         var needed = report.Trials.SelectMany(t => t.PreActivations).Max(c => c.NeededScaleFloor);
         Assert.InRange(needed, 1e-6, TensorComparer.ScaleFloor / 10);
