@@ -17,6 +17,28 @@ namespace OnnxConvTool.Tests.Verification;
 /// </summary>
 public sealed class ToleranceCalibrationTests(ITestOutputHelper output)
 {
+    public static TheoryData<string, string> OptimizeRuns()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string name in SharedData.RealModelNames)
+            foreach (string to in new[] { "", "matmul", "gemm" })
+                data.Add(name, to);
+        return data;
+    }
+
+    /// <summary>optimize folds BatchNormalization and constants into weights, which reassociates more than a rewrite: no false alarm either.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(OptimizeRuns))]
+    public void OptimizeRaisesNoFalseAlarm(string name, string to)
+    {
+        string path = Shared.RealModel(name);
+        using var temp = new TempDirectory();
+        string[] args = ["optimize", path, "-o", temp.File(name), .. to.Length > 0 ? new[] { "--to", to } : [], .. RealModelTests.InputOptions(name)];
+        if (name == "silero_vad_v5.onnx") args = [.. args, "--allow-unexecuted"];
+        var result = Cli.CliInvocation.Run(args);
+        Assert.True(result.ExitCode == 0, result.ToString());
+    }
+
     internal static VerifyOptions OptionsFor(string name) => name switch
     {
         "silero_vad_v5.onnx" => new VerifyOptions
