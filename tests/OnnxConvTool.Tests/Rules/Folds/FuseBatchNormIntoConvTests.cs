@@ -1,4 +1,5 @@
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules.Folds;
@@ -129,6 +130,43 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
         }
         for (int m = 0; m < 6; m++)
             Assert.Equal((float)(p[1][m] - p[2][m] * p[0][m] / Math.Sqrt(p[3][m] + epsilon)), (float)bias[m]);
+    }
+
+    /// <summary>
+    /// bfloat16 (Conv accepts it from opset 22; ONNX Runtime's CPU provider does not run it): every stored value is
+    /// the float64 fold rounded once, within half a bfloat16 ULP.
+    /// </summary>
+    [Fact]
+    public void FoldsBfloat16WithinHalfAnUlp()
+    {
+        var builder = ConvThenBatchNorm(22, 2, Groups.Two, bias: true, DataType.Bfloat16, transposed: false);
+        var model = builder.ToIr();
+        var conv = model.Graph.Nodes.Single(n => n.OpType == "Conv");
+        var bn = model.Graph.Nodes.Single(n => n.OpType == "BatchNormalization");
+        var w = Model.TryGetConstant(conv.Inputs[1]!)!.ToDoubleArray();
+        var b = Model.TryGetConstant(conv.Inputs[2]!)!.ToDoubleArray();
+        var p = bn.Inputs.Skip(1).Select(v => Model.TryGetConstant(v!)!.ToDoubleArray()).ToArray();
+        double epsilon = bn.GetFloat("epsilon", 1e-5f);
+        var result = RewriteDriver.Run(model, [new FuseBatchNormIntoConv()], new RewriteOptions { ValidateAfterEachRewrite = true });
+        Assert.InRange(Assert.Single(result.Outcomes).DeviationUlps!.Value, 0, 0.5);
+        var folded = Model.TryGetConstant(conv.Inputs[1]!)!;
+        var bias = Model.TryGetConstant(conv.Inputs[2]!)!;
+        Assert.Equal(DataType.Bfloat16, folded.ElementType);
+        Assert.Equal(DataType.Bfloat16, bias.ElementType);
+        var storedW = folded.ToDoubleArray();
+        var storedB = bias.ToDoubleArray();
+        long perChannel = w.Length / 6;
+        for (int i = 0; i < w.Length; i++)
+        {
+            long m = i / perChannel;
+            double truth = w[i] * p[0][m] / Math.Sqrt(p[3][m] + epsilon);
+            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedW[i], truth), 0, 0.5);
+        }
+        for (int m = 0; m < 6; m++)
+        {
+            double s = p[0][m] / Math.Sqrt(p[3][m] + epsilon);
+            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedB[m], (b[m] - p[2][m]) * s + p[1][m]), 0, 0.5);
+        }
     }
 
     [Fact]

@@ -102,6 +102,28 @@ public sealed class FusionGuardTests
         Assert.Equal(2, after.Graph.Initializers.Count(i => i.Initializer!.Rank == 4));
     }
 
+    /// <summary>Two Convs share W and each is followed by a BatchNormalization: each fold gets its own copy; W's tensor is never written.</summary>
+    [SkippableFact]
+    public void ConvsSharingAWeightEachFoldIntoTheirOwnCopy()
+    {
+        var b = new TestModelBuilder(13, seed: 89);
+        b.Input("x", FoldHarness.InputDims(4, 2));
+        var w = b.RandomInitializer("w", [4, 4, 3, 3], scale: 0.5);
+        var first = b.BatchNormalization(b.Node("Conv", ["x", w], Attr.Ints("kernel_shape", 3, 3), Attr.Ints("pads", 1, 1, 1, 1)), 4, "bn1");
+        var second = b.BatchNormalization(b.Node("Conv", [first, w], Attr.Ints("kernel_shape", 3, 3), Attr.Ints("pads", 1, 1, 1, 1)), 4, "bn2");
+        b.Node("Relu", [second], ["y"]);
+        FoldHarness.Output(b, "y", 4);
+        var model = b.ToIr();
+        var shared = model.Graph.Find("w")!.Initializer!;
+        var bytes = shared.GetRawBytes().ToArray();
+        Assert.Equal(2, RewriteDriver.Run(model, [new FuseBatchNormIntoConv()]).AppliedCount);
+        Assert.Equal(bytes, shared.GetRawBytes().ToArray());
+        var weights = model.Graph.Nodes.Where(n => n.OpType == "Conv").Select(n => n.Inputs[1]!).ToArray();
+        Assert.NotSame(weights[0], weights[1]);
+        Assert.Null(model.Graph.Find("w"));
+        FoldHarness.AssertFolds(b, [new FuseBatchNormIntoConv()], applied: 2);
+    }
+
     [Fact]
     public void TheFoldKeepsTheElementType()
     {
