@@ -40,10 +40,10 @@ stats="$work/findings/default/fuzzer_stats"
 if [ ! -f "$stats" ]; then
   tail -n 30 "$work/afl.log" >&2; echo "fuzz: afl-fuzz did not start (exit $afl_status); log in $work/afl.log" >&2; exit 1
 fi
-stat() { awk -F' *: *' -v key="$1" '$1 == key {print $2}' "$stats"; }
-execs=$(stat execs_done)
-crashes=$(stat saved_crashes); crashes=${crashes:-$(stat unique_crashes)}
-hangs=$(stat saved_hangs); hangs=${hangs:-$(stat unique_hangs)}
+stat_of() { awk -F' *: *' -v key="$1" '$1 == key {print $2}' "$stats"; }
+execs=$(stat_of execs_done)
+crashes=$(stat_of saved_crashes); crashes=${crashes:-$(stat_of unique_crashes)}
+hangs=$(stat_of saved_hangs); hangs=${hangs:-$(stat_of unique_hangs)}
 
 confirmed=0
 shopt -s nullglob
