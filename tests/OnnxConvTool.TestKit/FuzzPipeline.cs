@@ -27,14 +27,17 @@ public sealed record FuzzResult(FuzzOutcome Outcome, string Detail);
 public static class FuzzPipeline
 {
     /// <summary>
-    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules, then every catalogued rule
-    /// on its own, so a rule added to <see cref="RewriteTargets.All"/> is fuzzed without touching the harness.
+    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules (one sweep), each fixpoint set
+    /// of <c>optimize</c> (fold, merge), then every catalogued rule on its own, so a rule added to
+    /// <see cref="RuleCatalog"/> is fuzzed without touching the harness.
     /// </summary>
-    public static IReadOnlyList<IReadOnlyList<IRewriteRule>> RuleSets()
+    public static IReadOnlyList<(IReadOnlyList<IRewriteRule> Rules, bool Fixpoint)> RuleSets()
     {
-        var sets = Enum.GetValues<RewriteTarget>().Select(RewriteTargets.RulesFor).ToList();
-        foreach (var rule in RewriteTargets.All)
-            if (!sets.Any(s => s.Count == 1 && s[0].Id == rule.Id)) sets.Add([rule]);
+        var sets = Enum.GetValues<RewriteTarget>().Select(t => (Rules: RuleCatalog.ForTarget(t), Fixpoint: false)).ToList();
+        foreach (string set in new[] { RuleCatalog.FoldSet, RuleCatalog.MergeSet })
+            if (RuleCatalog.Set(set).Count > 0) sets.Add((RuleCatalog.CreateFixpointSet(set), true));
+        foreach (var entry in RuleCatalog.All)
+            if (!sets.Any(s => s.Rules.Count == 1 && s.Rules[0].Id == entry.Id)) sets.Add(([entry.Create()], entry.Set != RuleCatalog.ConvertSet));
         return sets;
     }
 
@@ -67,7 +70,7 @@ public static class FuzzPipeline
         inspection.ToText();
         AuditJson.Serialize(inspection);
         ShapeInference.Run(model);
-        var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = RewriteTargets.Conv1x1Checks() }, path);
+        var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = Conv1x1Checks.Rewrites() }, path);
         AuditFormatter.Table(audit);
         AuditFormatter.Markdown(audit);
         AuditJson.Serialize(audit);
@@ -78,10 +81,10 @@ public static class FuzzPipeline
             throw new InvalidOperationException($"load→save→load is not stable: the second save has {resaved.Length} bytes, the first {saved.Length}");
 
         int applied = 0;
-        foreach (var rules in RuleSets())
+        foreach (var (rules, fixpoint) in RuleSets())
         {
             var candidate = ModelReader.Load(path);
-            var result = RewriteDriver.Run(candidate, rules, new RewriteOptions { ValidateAfterEachRewrite = true });
+            var result = RewriteDriver.Run(candidate, rules, new RewriteOptions { ValidateAfterEachRewrite = true, Fixpoint = fixpoint });
             if (!result.Modified) continue;
             applied += result.AppliedCount;
             string ids = string.Join(",", rules.Select(r => r.Id));

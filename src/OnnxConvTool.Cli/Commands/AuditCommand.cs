@@ -26,6 +26,7 @@ public static class AuditCommand
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string path = parse.GetValue(model)!;
+            ReportOutput.CheckTarget(parse.GetValue(report), path);
             var loaded = ModelReader.Load(path);
             var overrides = ShapeOverrides.Parse(parse.GetValue(shape) ?? []);
             ShapeOverrides.Validate(loaded, overrides);
@@ -33,7 +34,8 @@ public static class AuditCommand
             {
                 ShapeOverrides = overrides,
                 ComputeWeightRank = !parse.GetValue(noRank),
-                RewriteChecks = RewriteTargets.Conv1x1Checks(),
+                RewriteChecks = Conv1x1Checks.Rewrites(),
+                FusionChecks = Conv1x1Checks.Fusions(),
             }, path);
             string text = parse.GetValue(format) switch
             {

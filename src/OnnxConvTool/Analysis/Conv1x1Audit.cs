@@ -162,6 +162,7 @@ public static class Conv1x1Audit
             FullRank = (long?)weightRank?.FullRank ?? (inChannels is null || outChannels is null ? null : Math.Min(inChannels.Value, outChannels.Value)),
             RankDeficient = weightRank?.IsDeficient,
             Rewrites = options.RewriteChecks.Count == 0 ? null : options.RewriteChecks.Select(c => c.Check(node)).ToArray(),
+            Fusions = options.FusionChecks?.Select(c => c.Check(node)).ToArray(),
         };
     }
 

@@ -8,10 +8,10 @@ namespace OnnxConvTool.Ir;
 /// </summary>
 public sealed class Graph
 {
-    private readonly List<Node> _nodes = [];
+    private readonly OrderedSet<Node> _nodes = new();
     private readonly List<Value> _inputs = [];
     private readonly List<Value> _outputs = [];
-    private readonly List<Value> _initializers = [];
+    private readonly OrderedSet<Value> _initializers = new();
     private readonly Dictionary<string, Value> _values = new(StringComparer.Ordinal);
 
     internal Graph(Model model, GraphProto shell, Graph? parent, Node? owner)
@@ -37,10 +37,16 @@ public sealed class Graph
     /// <summary>A path such as <c>main/If_0.then_branch</c> that names this graph in reports.</summary>
     public string Path { get; internal set; } = "main";
 
-    public IReadOnlyList<Node> Nodes => _nodes;
+    /// <summary>The nodes in order (a snapshot: later edits do not change a list already returned).</summary>
+    public IReadOnlyList<Node> Nodes => _nodes.View;
+
+    public int NodeCount => _nodes.Count;
+
+    /// <summary>Whether <paramref name="node"/> is (still) one of this graph's nodes; O(1).</summary>
+    public bool Contains(Node node) => _nodes.Contains(node);
     public IReadOnlyList<Value> Inputs => _inputs;
     public IReadOnlyList<Value> Outputs => _outputs;
-    public IReadOnlyList<Value> Initializers => _initializers;
+    public IReadOnlyList<Value> Initializers => _initializers.View;
 
     /// <summary>Values this scope defines (inputs, initializers, node outputs).</summary>
     public IEnumerable<Value> Values => _values.Values;
@@ -60,7 +66,7 @@ public sealed class Graph
     public IEnumerable<Graph> SelfAndDescendants()
     {
         yield return this;
-        foreach (var node in _nodes)
+        foreach (var node in _nodes.View)
             foreach (var list in node.Subgraphs.Values)
                 foreach (var sub in list)
                     foreach (var g in sub.SelfAndDescendants())
@@ -73,6 +79,7 @@ public sealed class Graph
         if (_values.ContainsKey(name)) throw new InvalidOperationException($"value name '{name}' is already defined in graph {Path}");
         var value = new Value(this, name);
         _values.Add(name, value);
+        Model.NoteChange();
         Model.ReserveName(name);
         return value;
     }
@@ -99,6 +106,7 @@ public sealed class Graph
     {
         _inputs.Add(value);
         value.IsGraphInput = true;
+        Model.NoteChange();
     }
 
     /// <summary>The original output records, parallel to <see cref="Outputs"/> (null for outputs added later).</summary>
@@ -115,6 +123,7 @@ public sealed class Graph
         _outputs.Add(value);
         value.GraphOutputSlots++;
         OutputInfos.Add(null);
+        Model.NoteChange();
     }
 
     public void SetOutput(int index, Value value)
@@ -124,6 +133,7 @@ public sealed class Graph
         old.GraphOutputSlots--;
         _outputs[index] = value;
         value.GraphOutputSlots++;
+        Model.NoteChange();
     }
 
     /// <summary>Adds <paramref name="tensor"/> as an initializer under a name unique in the model (derived from its name).</summary>
@@ -150,6 +160,7 @@ public sealed class Graph
         _initializers.Remove(value);
         value.Initializer = null;
         _values.Remove(value.Name);
+        Model.NoteChange();
     }
 
     /// <summary>Creates a node with fresh output values and inserts it before <paramref name="before"/> (or appends it).</summary>
@@ -171,14 +182,13 @@ public sealed class Graph
 
     internal void InsertNode(Node node, Node? before)
     {
+        Model.NoteChange();
         if (before is null)
         {
             _nodes.Add(node);
             return;
         }
-        int index = _nodes.IndexOf(before);
-        if (index < 0) throw new InvalidOperationException($"node '{before.DisplayName}' is not in graph {Path}");
-        _nodes.Insert(index, node);
+        if (!_nodes.InsertBefore(before, node)) throw new InvalidOperationException($"node '{before.DisplayName}' is not in graph {Path}");
     }
 
     /// <summary>
@@ -198,6 +208,7 @@ public sealed class Graph
                 throw new InvalidOperationException($"cannot remove node '{node.DisplayName}': output '{output.Name}' is a graph output");
         }
         _nodes.Remove(node);
+        Model.NoteChange();
         DetachRecursively(node);
         foreach (var output in node.Outputs) _values.Remove(output.Name);
     }
@@ -211,7 +222,7 @@ public sealed class Graph
                 foreach (var output in sub._outputs) output.GraphOutputSlots--;
                 sub._outputs.Clear();
                 sub.OutputInfos.Clear();
-                foreach (var inner in sub._nodes)
+                foreach (var inner in sub._nodes.View)
                     DetachRecursively(inner);
             }
     }
@@ -227,16 +238,31 @@ public sealed class Graph
     {
         if (ReferenceEquals(old, replacement)) return;
         bool replacementWasOutput = replacement.IsGraphOutput;
-        foreach (var use in old.Uses.ToArray()) use.Node.SetInput(use.InputIndex, replacement);
-        foreach (var g in old.Graph.SelfAndDescendants())
-            for (int i = 0; i < g._outputs.Count; i++)
-                if (ReferenceEquals(g._outputs[i], old)) g.SetOutput(i, replacement);
+        old.MoveUsesTo(replacement);
+        ReplaceOutputSlots(old, replacement);
         if (!keepName || old.IsGraphInput || replacement.IsGraphInput || replacementWasOutput) return;
         string name = old.Name;
         var oldType = old.Type;
         old.Name = Model.UniqueName(name + "_replaced");
         replacement.Name = name;
         replacement.Type ??= oldType;
+    }
+
+    /// <summary>
+    /// Points the graph-output slots holding <paramref name="old"/> at <paramref name="replacement"/>: the value's own
+    /// graph first, subgraphs (which may return a captured value) only while slots remain, so a rewrite that
+    /// replaces no graph output pays nothing for it.
+    /// </summary>
+    private static void ReplaceOutputSlots(Value old, Value replacement)
+    {
+        if (old.GraphOutputSlots == 0) return;
+        var own = old.Graph;
+        for (int i = 0; i < own._outputs.Count; i++)
+            if (ReferenceEquals(own._outputs[i], old)) own.SetOutput(i, replacement);
+        if (old.GraphOutputSlots == 0) return;
+        foreach (var g in own.SelfAndDescendants().Skip(1))
+            for (int i = 0; i < g._outputs.Count; i++)
+                if (ReferenceEquals(g._outputs[i], old)) g.SetOutput(i, replacement);
     }
 
     /// <summary>
@@ -259,17 +285,18 @@ public sealed class Graph
     public List<Node>? TopologicalOrder(out Node? cycleNode)
     {
         const byte InProgress = 1, Done = 2;
-        var index = new Dictionary<Node, int>(_nodes.Count);
-        for (int i = 0; i < _nodes.Count; i++) index[_nodes[i]] = i;
-        var state = new byte[_nodes.Count];
-        var result = new List<Node>(_nodes.Count);
+        var nodes = _nodes.View;
+        var index = new Dictionary<Node, int>(nodes.Count);
+        for (int i = 0; i < nodes.Count; i++) index[nodes[i]] = i;
+        var state = new byte[nodes.Count];
+        var result = new List<Node>(nodes.Count);
         var stack = new Stack<(int Node, IEnumerator<Node> Producers)>();
         cycleNode = null;
-        for (int start = 0; start < _nodes.Count; start++)
+        for (int start = 0; start < nodes.Count; start++)
         {
             if (state[start] == Done) continue;
             state[start] = InProgress;
-            stack.Push((start, ProducersInThisGraph(_nodes[start]).GetEnumerator()));
+            stack.Push((start, ProducersInThisGraph(nodes[start]).GetEnumerator()));
             while (stack.Count > 0)
             {
                 var (current, producers) = stack.Peek();
@@ -278,16 +305,16 @@ public sealed class Graph
                     if (!index.TryGetValue(producers.Current, out int p) || state[p] == Done) continue;
                     if (state[p] == InProgress)
                     {
-                        cycleNode = _nodes[p];
+                        cycleNode = nodes[p];
                         return null;
                     }
                     state[p] = InProgress;
-                    stack.Push((p, ProducersInThisGraph(_nodes[p]).GetEnumerator()));
+                    stack.Push((p, ProducersInThisGraph(nodes[p]).GetEnumerator()));
                     continue;
                 }
                 stack.Pop();
                 state[current] = Done;
-                result.Add(_nodes[current]);
+                result.Add(nodes[current]);
             }
         }
         return result;
@@ -310,7 +337,7 @@ public sealed class Graph
         var seen = new HashSet<Value>();
         foreach (var g in SelfAndDescendants())
         {
-            foreach (var node in g._nodes)
+            foreach (var node in g._nodes.View)
                 foreach (var input in node.Inputs)
                     if (input is not null && !IsWithin(input.Graph) && seen.Add(input)) yield return input;
             foreach (var output in g._outputs)
@@ -338,11 +365,12 @@ public sealed class Graph
     internal void SetNodeOrder(List<Node> order)
     {
         if (order.Count != _nodes.Count) throw new InvalidOperationException($"new node order of graph {Path} has {order.Count} nodes, not {_nodes.Count}");
+        var current = _nodes.View;
         for (int i = 0; i < order.Count; i++)
-            if (!ReferenceEquals(order[i], _nodes[i]))
+            if (!ReferenceEquals(order[i], current[i]))
             {
-                _nodes.Clear();
-                _nodes.AddRange(order);
+                _nodes.Reset(order);
+                Model.NoteChange();
                 return;
             }
     }

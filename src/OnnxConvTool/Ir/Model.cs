@@ -19,6 +19,14 @@ public sealed class Model
     public ModelProto Shell { get; }
 
     public Graph Graph { get; internal set; }
+
+    /// <summary>
+    /// Bumped by every change made through the IR (nodes, inputs, outputs, values, initializers, attributes set
+    /// through <see cref="Node"/>): equal versions mean nothing changed in between.
+    /// </summary>
+    public long Version { get; private set; }
+
+    internal void NoteChange() => Version++;
     public string? SourcePath { get; }
     public long IrVersion => Shell.IrVersion;
     public string Producer => Shell.ProducerName + (Shell.ProducerVersion.Length > 0 ? " " + Shell.ProducerVersion : "");

@@ -279,8 +279,22 @@ public static class ModelReader
             return graph;
         }
 
+        /// <summary>The attributes of which a Constant node must have exactly one.</summary>
+        private static readonly HashSet<string> ConstantValueAttributes =
+            ["value", "value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings", "sparse_value"];
+
         private void BuildAttributes(Graph graph, Node node, NodeProto nodeProto, string graphPath)
         {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var attribute in nodeProto.Attribute)
+                if (!names.Add(attribute.Name))
+                    throw Reject($"node '{node.DisplayName}' ({node.OpType}) in graph {graphPath} has attribute '{attribute.Name}' more than once");
+            if (node.OpType == "Constant" && node.IsOnnxDomain)
+            {
+                var values = nodeProto.Attribute.Select(a => a.Name).Where(ConstantValueAttributes.Contains).ToList();
+                if (values.Count != 1)
+                    throw Reject($"Constant node '{node.DisplayName}' in graph {graphPath} has {(values.Count == 0 ? "no value attribute" : $"{values.Count} value attributes ({string.Join(", ", values)})")}; it must have exactly one");
+            }
             foreach (var attribute in nodeProto.Attribute)
             {
                 switch (attribute.Type)

@@ -30,7 +30,15 @@ public sealed class Node
     public string OpType => Proto.OpType;
     public string Domain => Proto.Domain;
     public bool IsOnnxDomain => Proto.Domain is "" or "ai.onnx";
-    public string Name { get => Proto.Name; set => Proto.Name = value; }
+    public string Name
+    {
+        get => Proto.Name;
+        set
+        {
+            Proto.Name = value;
+            Graph.Model.NoteChange();
+        }
+    }
 
     /// <summary>Inputs; null stands for an omitted optional input (an empty name in ONNX).</summary>
     public IReadOnlyList<Value?> Inputs => _inputs;
@@ -51,16 +59,21 @@ public sealed class Node
         while (_inputs.Count <= index) _inputs.Add(null);
         var old = _inputs[index];
         if (ReferenceEquals(old, value)) return;
+        Graph.Model.NoteChange();
         old?.RemoveUse(new Usage(this, index));
         _inputs[index] = value;
         value?.AddUse(new Usage(this, index));
     }
+
+    /// <summary>Sets input <paramref name="index"/> without touching use lists (the caller moves the uses).</summary>
+    internal void RedirectInput(int index, Value value) => _inputs[index] = value;
 
     internal void AddInput(Value? value) => SetInput(_inputs.Count, value);
 
     /// <summary>Drops trailing inputs from <paramref name="count"/> on.</summary>
     public void TruncateInputs(int count)
     {
+        if (count < _inputs.Count) Graph.Model.NoteChange();
         for (int i = _inputs.Count - 1; i >= count; i--)
         {
             _inputs[i]?.RemoveUse(new Usage(this, i));
@@ -72,6 +85,7 @@ public sealed class Node
 
     internal void AddOutput(Value value)
     {
+        Graph.Model.NoteChange();
         value.Producer = this;
         value.ProducerOutputIndex = _outputs.Count;
         _outputs.Add(value);
@@ -119,12 +133,14 @@ public sealed class Node
 
     public void RemoveAttribute(string name)
     {
+        Graph.Model.NoteChange();
         for (int i = Proto.Attribute.Count - 1; i >= 0; i--)
             if (Proto.Attribute[i].Name == name) Proto.Attribute.RemoveAt(i);
     }
 
     private void Replace(AttributeProto attribute)
     {
+        Graph.Model.NoteChange();
         for (int i = 0; i < Proto.Attribute.Count; i++)
         {
             if (Proto.Attribute[i].Name != attribute.Name) continue;

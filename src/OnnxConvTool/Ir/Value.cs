@@ -13,6 +13,7 @@ public sealed class Value
 {
     private readonly List<Usage> _uses = [];
     private string _name;
+    private TypeProto? _type;
 
     internal Value(Graph graph, string name)
     {
@@ -30,6 +31,7 @@ public sealed class Value
         {
             if (value == _name) return;
             Graph.RenameValue(this, _name, value);
+            Graph.Model.NoteChange();
             _name = value;
             if (Initializer is not null) Initializer.Name = value;
         }
@@ -43,7 +45,16 @@ public sealed class Value
     public Tensor? Initializer { get; internal set; }
 
     /// <summary>Declared type and shape (from graph inputs/outputs or value_info), if any.</summary>
-    public TypeProto? Type { get; set; }
+    public TypeProto? Type
+    {
+        get => _type;
+        set
+        {
+            if (ReferenceEquals(value, _type)) return;
+            _type = value;
+            Graph.Model.NoteChange();
+        }
+    }
 
     /// <summary>
     /// The type <see cref="Type"/> held right after loading. While it still holds it, every record that named
@@ -84,7 +95,23 @@ public sealed class Value
         : Initializer?.ElementType;
 
     internal void AddUse(Usage use) => _uses.Add(use);
-    internal void RemoveUse(Usage use) => _uses.Remove(use);
+
+    /// <summary>Uses are usually removed soon after they are added (a rewrite rewires what it just built), so the search starts at the end.</summary>
+    internal void RemoveUse(Usage use)
+    {
+        int index = _uses.LastIndexOf(use);
+        if (index >= 0) _uses.RemoveAt(index);
+    }
+
+    /// <summary>Points every use of this value at <paramref name="replacement"/>, in use order; O(uses).</summary>
+    internal void MoveUsesTo(Value replacement)
+    {
+        if (_uses.Count == 0) return;
+        foreach (var use in _uses) use.Node.RedirectInput(use.InputIndex, replacement);
+        replacement._uses.AddRange(_uses);
+        _uses.Clear();
+        Graph.Model.NoteChange();
+    }
 
     public override string ToString() => _name;
 }

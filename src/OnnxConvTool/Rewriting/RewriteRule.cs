@@ -11,6 +11,12 @@ public interface IRewriteRule
     /// <summary>One line: "Replaces … with …".</summary>
     string Summary { get; }
 
+    /// <summary>
+    /// The op types a match can be rooted at (the driver indexes candidates by them), or null when the rule
+    /// looks at every node and <see cref="IsCandidate"/> alone decides.
+    /// </summary>
+    IReadOnlyCollection<string>? RootOpTypes { get; }
+
     /// <summary>Cheap structural test (op type, domain): is this node something the rule is about?</summary>
     bool IsCandidate(Node node);
 
@@ -21,8 +27,12 @@ public interface IRewriteRule
     RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter);
 }
 
-/// <summary>One attempt of a rule on one node: applied (with what was done) or not (with why).</summary>
-public sealed record RuleAttempt(bool Applied, string Detail);
+/// <summary>
+/// One attempt of a rule on one node: applied (with what was done) or not (with why). <see cref="DeviationUlps"/>
+/// is the largest deviation, in ULPs of the stored element type, of a value the rewrite folded from its float64
+/// recomputation (see <see cref="GraphRewriter.ReportDeviationUlps"/>); null when the rule computed no weights.
+/// </summary>
+public sealed record RuleAttempt(bool Applied, string Detail, double? DeviationUlps = null);
 
 /// <summary>
 /// A rewrite rule in two phases: a pure <see cref="TryMatch"/> that reads the graph and returns an immutable
@@ -33,9 +43,13 @@ public abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
 {
     public abstract string Id { get; }
     public abstract string Summary { get; }
+
+    /// <summary>Null: every node is offered to <see cref="IsCandidate"/>. Override to let the driver index the rule.</summary>
+    public virtual IReadOnlyCollection<string>? RootOpTypes => null;
+
     public abstract bool IsCandidate(Node node);
 
-    /// <summary>Never mutates the graph.</summary>
+    /// <summary>Never mutates the graph (checked in debug builds and with <see cref="RewriteContext.CheckMatchesArePure"/>).</summary>
     public abstract MatchResult<TMatch> TryMatch(Node node, RewriteContext context);
 
     /// <summary>Rewrites a successful match; all changes go through <paramref name="rewriter"/>.</summary>
@@ -47,16 +61,27 @@ public abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
     public RuleAttempt Preview(Node node, RewriteContext context)
     {
         if (!IsCandidate(node)) return new RuleAttempt(false, $"the rule does not apply to {node.OpType} nodes");
-        var result = TryMatch(node, context);
+        var result = PureMatch(node, context);
         return result.Succeeded ? new RuleAttempt(true, Describe(result.Match!)) : new RuleAttempt(false, result.FailureReason!);
     }
 
     public RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter)
     {
-        var result = TryMatch(node, context);
+        var result = PureMatch(node, context);
         if (!result.Succeeded) return new RuleAttempt(false, result.FailureReason!);
         string description = Describe(result.Match!);
+        rewriter.BeginRewrite();
         Rewrite(result.Match!, rewriter);
-        return new RuleAttempt(true, description);
+        return new RuleAttempt(true, description, rewriter.EndRewrite());
+    }
+
+    private MatchResult<TMatch> PureMatch(Node node, RewriteContext context)
+    {
+        if (!context.CheckMatchesArePure) return TryMatch(node, context);
+        long version = context.Model.Version;
+        var result = TryMatch(node, context);
+        if (context.Model.Version != version)
+            throw new InvalidOperationException($"rule {Id} changed the graph while matching '{node.DisplayName}' (TryMatch must not mutate)");
+        return result;
     }
 }

@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Ops;
 using OnnxConvTool.Rewriting;
@@ -68,6 +69,8 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
     public override string Id => RuleId;
 
     public override string Summary => "Replaces a 1x1 Conv with MatMul (Mul for depthwise) on the flattened spatial axis, keeping NCHW.";
+
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Conv"];
 
     public override bool IsCandidate(Node node) => node.OpType == "Conv";
 
@@ -271,20 +274,11 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
     /// <summary>The weight in <paramref name="dims"/>: a new constant when it is one, else a run-time Reshape.</summary>
     private static Value Weight(OpBuilder ops, Conv1x1Match match, long[] dims, long[] runtimeShape) =>
         match.WeightConstant is { } w
-            ? ops.Constant(Reshaped(w, dims, match.Weight.Name + "_" + (match.Kind is ChannelMapKind.Dense or ChannelMapKind.Grouped ? "matmul" : "mul")))
+            ? ops.Constant(WeightMath.Reshaped(w, dims, match.Weight.Name + "_" + (match.Kind is ChannelMapKind.Dense or ChannelMapKind.Grouped ? "matmul" : "mul")))
             : ops.Reshape(match.Weight, runtimeShape);
 
     private static Value BiasOf(OpBuilder ops, Conv1x1Match match, long[] dims, long[] runtimeShape) =>
         match.BiasConstant is { } b
-            ? ops.Constant(Reshaped(b, dims, match.Bias!.Name + "_column"))
+            ? ops.Constant(WeightMath.Reshaped(b, dims, match.Bias!.Name + "_column"))
             : ops.Reshape(match.Bias!, runtimeShape);
-
-    /// <summary>A new tensor with the same data in other dims (row-major order is unchanged).</summary>
-    private static Tensor Reshaped(Tensor source, long[] dims, string name)
-    {
-        var copy = source.CloneAs(name);
-        copy.Proto.Dims.Clear();
-        copy.Proto.Dims.AddRange(dims);
-        return copy;
-    }
 }

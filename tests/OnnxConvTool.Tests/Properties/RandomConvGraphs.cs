@@ -40,6 +40,12 @@ internal sealed record ConstantOpSpec(string Op, bool PerChannel) : LayerSpec
     public override string ToCSharp() => $"new ConstantOpSpec(\"{Op}\", {(PerChannel ? "true" : "false")})";
 }
 
+/// <summary>A constant-mode Pad with value 0 on the spatial axes (begin pads, then end pads).</summary>
+internal sealed record ZeroPadSpec(int[] Pads) : LayerSpec
+{
+    public override string ToCSharp() => $"new ZeroPadSpec({ConvSpec.Ints(Pads)})";
+}
+
 internal sealed record ActivationSpec(string Op) : LayerSpec
 {
     public override string ToCSharp() => $"new ActivationSpec(\"{Op}\")";
@@ -95,7 +101,7 @@ internal static class RandomConvGraphs
     private static readonly Gen<int[]> Axes3 = Gen.Int[0, 9].Array[3];
 
     private static readonly Gen<RawLayer> RawLayers =
-        from kind in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)))
+        from kind in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (1, Gen.Const(5)))
         from outChannels in Gen.Int[1, 6]
         from groupPick in Gen.Int[0, 3]
         from pointwise in Gen.Frequency((3, Gen.Const(true)), (2, Gen.Const(false)))
@@ -162,6 +168,12 @@ internal static class RandomConvGraphs
                     layers.Add(new GlobalPoolSpec());
                     Array.Fill(size, 1);
                     break;
+                case 5 when type != DataType.Double:
+                    var pads = new int[2 * size.Length];
+                    for (int a = 0; a < size.Length; a++) (pads[a], pads[a + size.Length]) = (r.Pads[a] % 2, r.Pads[a + 3] % 2);
+                    layers.Add(new ZeroPadSpec(pads));
+                    for (int a = 0; a < size.Length; a++) size[a] += pads[a] + pads[a + size.Length];
+                    break;
             }
         }
         return new GraphSpec(type, opset, batch, channels, spatial, layers.ToArray(), seed);
@@ -224,6 +236,12 @@ internal static class RandomConvGraphs
                 case ConstantOpSpec op:
                     long[] dims = op.PerChannel ? [c, .. size.Select(_ => 1L)] : [];
                     x = b.Node(op.Op, [x, b.Initializer(b.RandomTensor(b.UniqueName("k"), dims, t, op.Op == "Add" ? 0.5 : 1.5))]);
+                    break;
+                case ZeroPadSpec pad:
+                    int rank = size.Length;
+                    long[] allPads = [0, 0, .. pad.Pads[..rank].Select(p => (long)p), 0, 0, .. pad.Pads[rank..].Select(p => (long)p)];
+                    x = b.Node("Pad", [x, b.Initializer(TestModelBuilder.Int64Tensor(b.UniqueName("pads"), [allPads.Length], allPads))]);
+                    for (int a = 0; a < rank; a++) size[a] += pad.Pads[a] + pad.Pads[a + rank];
                     break;
                 case ActivationSpec act:
                     x = b.Node(act.Op, [x]);

@@ -1,3 +1,4 @@
+using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;

@@ -1,0 +1,71 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules;
+
+namespace OnnxConvTool.Analysis;
+
+/// <summary>
+/// Lets the audit report, per 1x1 convolution, whether a rewrite rule applies and why not: runs the rule's
+/// pure match (never its rewrite) with shapes inferred once per model.
+/// </summary>
+public sealed class RuleApplicabilityCheck(IRewriteRule rule) : IConv1x1RewriteCheck
+{
+    private RewriteContext? _context;
+
+    public string RuleId => rule.Id;
+
+    public RewriteApplicability Check(Node conv)
+    {
+        var model = conv.Graph.Model;
+        if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
+        var preview = rule.Preview(conv, _context);
+        return preview.Applied
+            ? new RewriteApplicability(rule.Id, true, null, preview.Detail)
+            : new RewriteApplicability(rule.Id, false, preview.Detail, null);
+    }
+}
+
+/// <summary>
+/// Lets the audit report, per 1x1 convolution, whether a fold rule would fuse it with a neighbour. A rule rooted at
+/// Conv (a Pad or BatchNormalization before it) is matched at the conv itself; a rule rooted elsewhere (a
+/// BatchNormalization or constant Mul after it) at each reader of the conv's output. Runs only the pure match.
+/// </summary>
+public sealed class FusionApplicabilityCheck(IRewriteRule rule) : IConv1x1RewriteCheck
+{
+    private RewriteContext? _context;
+
+    public string RuleId => rule.Id;
+
+    public RewriteApplicability Check(Node conv)
+    {
+        var model = conv.Graph.Model;
+        if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
+        var roots = rule.IsCandidate(conv) ? [conv] : conv.Outputs.SelectMany(o => o.Uses).Select(u => u.Node).Distinct().Where(rule.IsCandidate).ToArray();
+        if (roots.Length == 0)
+        {
+            string ops = rule.RootOpTypes is { Count: > 0 } types ? string.Join(" or ", types) : "node the rule fuses";
+            return new RewriteApplicability(rule.Id, false, $"no {ops} reads the output of '{conv.DisplayName}'", null);
+        }
+        string? reason = null;
+        foreach (var root in roots)
+        {
+            var preview = rule.Preview(root, _context);
+            if (preview.Applied) return new RewriteApplicability(rule.Id, true, null, preview.Detail);
+            reason ??= preview.Detail;
+        }
+        return new RewriteApplicability(rule.Id, false, reason, null);
+    }
+}
+
+/// <summary>The checks the audit runs per 1x1 convolution, made from the rule catalogue.</summary>
+public static class Conv1x1Checks
+{
+    /// <summary>Fresh checks of every rule in the catalogue's fold set, for the audit's per-node <c>fusions</c> field.</summary>
+    public static IReadOnlyList<IConv1x1RewriteCheck> Fusions() =>
+        RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => (IConv1x1RewriteCheck)new FusionApplicabilityCheck(e.Create())).ToArray();
+
+    /// <summary>Fresh checks of the convert rules rooted at Conv, for the audit's per-node <c>rewrites</c> field.</summary>
+    public static IReadOnlyList<IConv1x1RewriteCheck> Rewrites() =>
+        RuleCatalog.Set(RuleCatalog.ConvertSet).Select(e => e.Create()).Where(r => r.RootOpTypes?.Contains("Conv") == true)
+            .Select(r => (IConv1x1RewriteCheck)new RuleApplicabilityCheck(r)).ToArray();
+}
