@@ -57,7 +57,7 @@ public sealed class OptimizeCommandTests
     public void AnUnchangedModelIsStillVerifiedAndWritten()
     {
         using var temp = new TempDirectory();
-        string input = Path.Combine(SampleModels.Directory, "resnet_bottleneck.onnx");
+        string input = Path.Combine(SampleModels.Directory, "squeezenet_fire.onnx");
         string output = temp.File("out.onnx");
         var run = Run("optimize", input, "-o", output, "--format", "json");
 
