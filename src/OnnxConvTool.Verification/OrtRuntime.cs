@@ -18,6 +18,9 @@ public enum OptimizationLevel
 /// <summary>Session settings for one run of ONNX Runtime's CPU provider.</summary>
 public sealed record SessionSettings(OptimizationLevel Optimization = OptimizationLevel.None, int IntraOpThreads = 1)
 {
+    /// <summary>When set, ONNX Runtime's profiler records every node run to a file with this path prefix (its folder is created).</summary>
+    internal string? ProfilePrefix { get; init; }
+
     /// <summary>The settings <c>verify</c> uses for both models: no optimisation, one intra-op thread.</summary>
     public static SessionSettings Verification { get; } = new();
 }
@@ -67,7 +70,7 @@ internal static partial class OrtRuntime
     public static SessionOptions CreateOptions(SessionSettings settings)
     {
         _ = Environment;
-        return new SessionOptions
+        var options = new SessionOptions
         {
             GraphOptimizationLevel = settings.Optimization switch
             {
@@ -81,6 +84,13 @@ internal static partial class OrtRuntime
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
+        if (settings.ProfilePrefix is { } prefix)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(prefix)!);
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = prefix;
+        }
+        return options;
     }
 
     /// <summary>
