@@ -101,7 +101,7 @@ internal static class RandomConvGraphs
     private static readonly Gen<int[]> Axes3 = Gen.Int[0, 9].Array[3];
 
     private static readonly Gen<RawLayer> RawLayers =
-        from kind in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (1, Gen.Const(5)))
+        from kind in Gen.Frequency((6, Gen.Const(0)), (3, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (2, Gen.Const(5)))
         from outChannels in Gen.Int[1, 6]
         from groupPick in Gen.Int[0, 3]
         from pointwise in Gen.Frequency((3, Gen.Const(true)), (2, Gen.Const(false)))
