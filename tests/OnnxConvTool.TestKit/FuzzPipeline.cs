@@ -19,7 +19,7 @@ public sealed record FuzzResult(FuzzOutcome Outcome, string Detail);
 
 /// <summary>
 /// What the fuzz harness (tests/OnnxConvTool.Fuzz) runs on every input and the regression tests replay:
-/// load (which validates), shape inference, the audit in every output format, load→save→load (the second
+/// load (which validates), <c>inspect</c>'s summary, shape inference, the audit in every output format, load→save→load (the second
 /// save must be byte-identical to the first), and for every rule set (<see cref="RuleSets"/>) a rewrite
 /// validated after each step whose result must save, reload and infer. Any exception other than a
 /// documented refusal escapes: that is a finding.
@@ -66,6 +66,9 @@ public static class FuzzPipeline
     private static FuzzResult Process(string path, string scratchDirectory)
     {
         var model = ModelReader.Load(path);
+        var inspection = ModelInspection.Of(model, path);
+        inspection.ToText();
+        AuditJson.Serialize(inspection);
         ShapeInference.Run(model);
         var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = Conv1x1Checks.Rewrites() }, path);
         AuditFormatter.Table(audit);

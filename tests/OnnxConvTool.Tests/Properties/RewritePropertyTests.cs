@@ -1,6 +1,7 @@
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
+using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
 using OnnxConvTool.Tests.Rewriting;
 using Xunit.Abstractions;
@@ -44,6 +45,8 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
         Assert.True(compared > 0, $"no rewrite by {ruleSet} was compared by ONNX Runtime");
     }
 
+    private static string OutputShape(Model model) => ShapeInference.Run(model).Get(model.Graph.Outputs[0]) is var s ? $"{s.ElementType} {s}" : "";
+
     internal static string Id(IReadOnlyList<IRewriteRule> rules) => string.Join("+", rules.Select(r => r.Id));
 
     /// <summary>
@@ -59,6 +62,7 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
         var result = RewriteDriver.Run(after, rules, new RewriteOptions { ValidateAfterEachRewrite = true, Fixpoint = fixpoint });
         Assert.Empty(GraphValidator.Validate(after));
         if (!result.Modified) return (0, false);
+        Assert.Equal(OutputShape(before), OutputShape(after));
 
         byte[] saved = ModelWriter.ToBytes(after);
         var reloaded = ModelReader.Build(ModelProto.Parser.ParseFrom(saved), "rewritten.onnx", Directory.GetCurrentDirectory());
