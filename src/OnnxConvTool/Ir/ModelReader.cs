@@ -41,6 +41,10 @@ public static class ModelReader
             info = new FileInfo(path);
             if (!info.Exists)
                 throw new ModelRejectedException(path, Directory.Exists(path) ? "is a directory, not a model file" : "file not found");
+            // A device or a pipe reports length 0 and could be read without end (or block until a writer comes).
+            var status = FilePaths.Status(path);
+            if (status.Kind is not (FileKind.Regular or FileKind.Missing))
+                throw new ModelRejectedException(path, $"is {status.KindText}, not a model file");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {

@@ -57,7 +57,7 @@ public sealed class AuditFusionsTests
         return Conv1x1Audit.Run(b.ToIr(), new AuditOptions
         {
             ComputeWeightRank = false,
-            FusionChecks = [new FusionApplicabilityCheck(new ReluAfterConv()), new FusionApplicabilityCheck(new ConvOnGraphInput())],
+            FusionChecks = [RuleApplicabilityCheck.ForFusion(new ReluAfterConv()), RuleApplicabilityCheck.ForFusion(new ConvOnGraphInput())],
         });
     }
 

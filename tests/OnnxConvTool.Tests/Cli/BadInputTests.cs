@@ -65,6 +65,19 @@ public sealed class BadInputTests : IDisposable
     public void MissingFile() => AssertRejected(Path.Combine(_in, "absent.onnx"), "file not found");
 
     [Fact]
+    public void NamedPipe() => AssertRejected(SpecialFiles.Fifo(Path.Combine(_in, "model.onnx")), "is a named pipe (FIFO), not a model file");
+
+    [Fact]
+    public void Device()
+    {
+        var run = CliInvocation.Run("convert", "/dev/zero", "-o", Path.Combine(_out, "out.onnx"));
+
+        Assert.Equal((int)ExitCode.InputRejected, run.ExitCode);
+        Assert.Equal("onnxconv: /dev/zero: is a character device, not a model file", Assert.Single(run.StderrLines));
+        Assert.Empty(Directory.GetFileSystemEntries(_out));
+    }
+
+    [Fact]
     public void TruncatedFile()
     {
         byte[] bytes = ValidModel().ToBytes();

@@ -115,7 +115,7 @@ public sealed class InterruptTests
     }
 
     [Fact]
-    public void AStuckCommandIsAbandonedAfterTheGracePeriodAndItsTempFilesAreDeleted()
+    public void AStuckCommandIsAbandonedAfterTheGracePeriodAndItsTempFilesAndFoldersAreDeleted()
     {
         using var temp = new TempDirectory();
         using var interrupts = new Interrupts(TimeSpan.FromMilliseconds(500));
@@ -123,10 +123,14 @@ public sealed class InterruptTests
         string? tempPath = null;
         using var release = new ManualResetEventSlim();
 
+        string runtimeFolder = Directory.CreateDirectory(temp.File("runtime-copy")).FullName;
+        File.WriteAllBytes(Path.Combine(runtimeFolder, "model.onnx.data"), new byte[1000]);
+
         int code = interrupts.Run(() =>
         {
             using var stream = TempFiles.CreateBeside(temp.File("out.onnx"));
             tempPath = stream.Name;
+            TempFiles.TrackFolder(runtimeFolder);
             interrupts.Signal();
             release.Wait();
             return 0;
@@ -137,6 +141,7 @@ public sealed class InterruptTests
         Assert.Equal("onnxconv: interrupted\n", stderr.ToString().ReplaceLineEndings("\n"));
         Assert.NotNull(tempPath);
         Assert.False(File.Exists(tempPath));
+        Assert.False(Directory.Exists(runtimeFolder));
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using OnnxConvTool.TestKit;
 using OnnxConvTool.Tests.Cli;
 using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
+using OnnxConvTool.Tests.Verification;
 using OnnxConvTool.Verification;
 
 namespace OnnxConvTool.Tests.Rules;
@@ -57,7 +58,11 @@ public sealed class OptimizeCommandTests
     public void AnUnchangedModelIsStillVerifiedAndWritten()
     {
         using var temp = new TempDirectory();
-        string input = Path.Combine(SampleModels.Directory, "squeezenet_fire.onnx");
+        var b = new TestModelBuilder(13, seed: 9);
+        b.Input("x", 1, 4, 6, 6);
+        b.Node("Relu", [b.Conv("x", 4, 2, [1, 1])], ["y"]);
+        b.Output("y", DataType.Float, 1, 2, 6, 6);
+        string input = b.Save(temp.File("plain.onnx"));
         string output = temp.File("out.onnx");
         var run = Run("optimize", input, "-o", output, "--format", "json");
 
@@ -149,15 +154,6 @@ public sealed class OptimizeCommandTests
         Assert.Equal("Tanh", Assert.Single(result.Transform.CreatedNodes).OpType);
     }
 
-    /// <summary>Input options that run each shared model (../shared/models/README.md), two trials each.</summary>
-    private static string[] InputOptions(string name) => name switch
-    {
-        "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=1,3,96,64"],
-        "ch_ppocr_mobile_v2.0_cls_infer.onnx" => ["--shape", "x=2,3,48,192"],
-        "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128"],
-        _ => [],
-    };
-
     [SkippableTheory]
     [MemberData(nameof(Shared.RealModels), MemberType = typeof(Shared))]
     public void EverySharedModelIsOptimizedVerifiedAndAcceptedByTheChecker(string name)
@@ -165,7 +161,7 @@ public sealed class OptimizeCommandTests
         string input = Shared.RealModel(name);
         using var temp = new TempDirectory();
         string output = temp.File("out.onnx");
-        var run = Run(["optimize", input, "-o", output, "--trials", "2", "--format", "json", .. InputOptions(name)]);
+        var run = Run(["optimize", input, "-o", output, "--trials", "2", "--format", "json", .. RealModelTests.InputOptions(name)]);
 
         Assert.True(run.ExitCode == 0, run.ToString());
         using var json = JsonDocument.Parse(run.Stdout);
