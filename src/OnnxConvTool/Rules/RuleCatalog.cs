@@ -21,6 +21,8 @@ public static class RuleCatalog
     /// <summary>Rules that merge convolutions with each other, run to a fixpoint after the folds.</summary>
     private static readonly RuleEntry[] MergeRules =
     [
+        RuleEntry.Of<Merges.MergeConvChain>(MergeSet),
+        RuleEntry.Of<Merges.MergeSiblingConvs>(MergeSet),
     ];
 
     /// <summary>Form changes; one sweep each, chosen by <see cref="RewriteTarget"/>.</summary>
