@@ -22,7 +22,9 @@ public sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earlie
 /// channel axis. MACs and parameters are unchanged; one pass over the input replaces several.</para>
 /// <para>Preconditions, each with its sentence: (1) another Conv of the graph reads the same input; (2) the siblings
 /// have equal kernel, strides, pads, dilations, group and auto_pad; (3) their weights and biases are constants of one
-/// float type; (4) group 1 (stacking grouped filters would interleave the groups' channels).</para>
+/// float type; (4) group 1 (stacking grouped filters would interleave the groups' channels); (5) without a shared
+/// Concat, the Split must move fewer values than merging saves: per output position it reads and writes 2·ΣM values,
+/// while one Conv instead of n reads its input patch (C·∏kernel values) n − 1 fewer times.</para>
 /// </remarks>
 public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
 {
@@ -69,6 +71,12 @@ public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
 
         long[] outChannels = siblings.Select(s => s.OutChannels).ToArray();
         long total = outChannels.Sum();
+        if (concat is null)
+        {
+            long saved = (siblings.Count - 1) * first.InChannels * first.KernelVolume, copied = 2 * total;
+            if (copied > saved)
+                return MatchResult.Fail($"a Split would move {copied} values per output position, more than the {saved} input reads per position that one Conv saves over {siblings.Count}");
+        }
         long[] weightDims = [total, first.InPerGroup, .. first.Geometry.Kernel!];
         var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Weight).ToArray());
         double[]? bias = siblings.All(s => s.Bias is null) ? null

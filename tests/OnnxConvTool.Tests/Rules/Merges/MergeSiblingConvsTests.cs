@@ -12,9 +12,9 @@ public sealed class MergeSiblingConvsTests
     private static TestModelBuilder Siblings(int opset, int rank, long kernel, long stride, bool bias, DataType type, bool concat)
     {
         var b = new TestModelBuilder(opset, seed: 9);
-        b.Input("x", type, MergeHarness.InputDims(4, rank));
+        b.Input("x", type, MergeHarness.InputDims(16, rank));
         long pad = kernel / 2;
-        var outputs = new[] { 3L, 5L, 2L }.Select((m, i) => MergeHarness.Conv(b, "x", 4, m, rank, kernel, bias: bias && i != 1, pad: pad, stride: stride, type: type)).ToArray();
+        var outputs = new[] { 3L, 5L, 2L }.Select((m, i) => MergeHarness.Conv(b, "x", 16, m, rank, kernel, bias: bias && i != 1, pad: pad, stride: stride, type: type)).ToArray();
         if (concat)
         {
             b.Node("Concat", outputs, ["y"], Attr.Int("axis", 1));
@@ -90,6 +90,18 @@ public sealed class MergeSiblingConvsTests
         MergeHarness.Output(b, "y0", 4);
         MergeHarness.Output(b, "y1", 4);
         MergeHarness.AssertRefuses(b, new MergeSiblingConvs(), "'Conv_8' also reads 'x' but has pads [0,0,0,0], not [1,1,1,1]");
+    }
+
+    [Fact]
+    public void KeepsSiblingsWhoseSplitWouldMoveMoreThanTheMergeSaves()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", MergeHarness.InputDims(8, 2));
+        MergeHarness.Conv(b, "x", 8, 6, 2, output: "y0");
+        MergeHarness.Conv(b, "x", 8, 2, 2, output: "y1");
+        MergeHarness.Output(b, "y0", 4);
+        MergeHarness.Output(b, "y1", 4);
+        MergeHarness.AssertRefuses(b, new MergeSiblingConvs(), "a Split would move 16 values per output position, more than the 8 input reads per position that one Conv saves over 2");
     }
 
     [Fact]
