@@ -57,7 +57,7 @@ public sealed class ModelOutputOptions
     }
 
     /// <summary>The output path and save options; refuses to write over <paramref name="inputPath"/> without --in-place.</summary>
-    /// <exception cref="OnnxConvException">Usage error: the output is the input without --in-place, or --in-place with another output.</exception>
+    /// <exception cref="OnnxConvException">Usage error: the output is the input without --in-place, --in-place with another output, or not a regular file.</exception>
     public ModelTarget Resolve(ParseResult parse, string inputPath)
     {
         bool inPlace = parse.GetValue(InPlace);
@@ -67,6 +67,7 @@ public sealed class ModelOutputOptions
             throw new OnnxConvException(ExitCode.UsageError, $"{path}: the output is the input model; pass --in-place to overwrite it");
         if (inPlace && !sameFile)
             throw new OnnxConvException(ExitCode.UsageError, $"{path}: --in-place overwrites the input model '{inputPath}'; drop -o or --in-place");
+        ModelWriter.CheckDestination(path);
         var mode = parse.GetValue(ExternalData) ? ExternalDataMode.External
             : parse.GetValue(Inline) ? ExternalDataMode.Inline
             : ExternalDataMode.Keep;

@@ -8,31 +8,17 @@ public static class OnnxConvCli
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var interrupts = new Interrupts();
+        var context = new CliContext(stdout, stderr, interrupts.Token);
+        var root = BuildRoot(context);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
         {
-            e.Cancel = true;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var context = new CliContext(stdout, stderr, cancellation.Token);
-            var root = BuildRoot(context);
-            var parse = root.Parse(args);
-            if (parse.Errors.Count > 0)
-            {
-                foreach (var error in parse.Errors) stderr.WriteLine($"onnxconv: {error.Message}");
-                stderr.WriteLine("Run 'onnxconv --help' for usage.");
-                return (int)ExitCode.UsageError;
-            }
-            int code = parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-            return cancellation.IsCancellationRequested ? (int)ExitCode.Interrupted : code;
+            foreach (var error in parse.Errors) stderr.WriteLine($"onnxconv: {error.Message}");
+            stderr.WriteLine("Run 'onnxconv --help' for usage.");
+            return (int)ExitCode.UsageError;
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        return interrupts.Run(() => parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }), stderr);
     }
 
     public static RootCommand BuildRoot(CliContext context)
@@ -43,6 +29,7 @@ public static class OnnxConvCli
         root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(RewriteCommand.Create(context));
+        root.Subcommands.Add(OptimizeCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         return root;
     }

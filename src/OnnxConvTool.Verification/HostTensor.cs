@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Verification;
@@ -129,10 +130,7 @@ public static class ElementKinds
     {
         switch (type)
         {
-            case DataType.Float: BinaryPrimitives.WriteSingleLittleEndian(slot, (float)value); break;
-            case DataType.Double: BinaryPrimitives.WriteDoubleLittleEndian(slot, value); break;
-            case DataType.Float16: BinaryPrimitives.WriteHalfLittleEndian(slot, (Half)value); break;
-            case DataType.Bfloat16: BinaryPrimitives.WriteUInt16LittleEndian(slot, ToBfloat16((float)value)); break;
+            case DataType.Float or DataType.Double or DataType.Float16 or DataType.Bfloat16: FloatElements.Encode(type, [value], slot); break;
             case DataType.Int8: slot[0] = (byte)(sbyte)value; break;
             case DataType.Uint8: slot[0] = (byte)value; break;
             case DataType.Bool: slot[0] = value != 0 ? (byte)1 : (byte)0; break;
@@ -147,29 +145,8 @@ public static class ElementKinds
     }
 
     /// <summary>Converts floating-point raw data to doubles.</summary>
-    internal static void ToDoubles(DataType type, ReadOnlySpan<byte> raw, Span<double> destination)
-    {
-        switch (type)
-        {
-            case DataType.Float:
-                var f = MemoryMarshal.Cast<byte, float>(raw);
-                for (int i = 0; i < destination.Length; i++) destination[i] = f[i];
-                break;
-            case DataType.Double:
-                MemoryMarshal.Cast<byte, double>(raw)[..destination.Length].CopyTo(destination);
-                break;
-            case DataType.Float16:
-                var h = MemoryMarshal.Cast<byte, Half>(raw);
-                for (int i = 0; i < destination.Length; i++) destination[i] = (double)h[i];
-                break;
-            case DataType.Bfloat16:
-                var b = MemoryMarshal.Cast<byte, ushort>(raw);
-                for (int i = 0; i < destination.Length; i++) destination[i] = BitConverter.Int32BitsToSingle(b[i] << 16);
-                break;
-            default:
-                throw new ArgumentException($"element type {ElementTypes.Name(type)} is not floating-point", nameof(type));
-        }
-    }
+    internal static void ToDoubles(DataType type, ReadOnlySpan<byte> raw, Span<double> destination) =>
+        FloatElements.Decode(type, raw, destination);
 
     /// <summary>Converts integer or bool raw data to int64 (uint64 above 2^63 wraps, which keeps equality exact).</summary>
     internal static void ToInt64s(DataType type, ReadOnlySpan<byte> raw, Span<long> destination)
@@ -206,12 +183,5 @@ public static class ElementKinds
             default:
                 throw new ArgumentException($"element type {ElementTypes.Name(type)} is not an integer type", nameof(type));
         }
-    }
-
-    private static ushort ToBfloat16(float value)
-    {
-        if (float.IsNaN(value)) return 0x7FC0;
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
     }
 }

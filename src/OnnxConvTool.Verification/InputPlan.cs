@@ -84,7 +84,7 @@ internal sealed class InputPlan
             var declared = TensorShape.FromType(value.Type).Dims;
             if (options.InputFiles.TryGetValue(value.Name, out string? file))
             {
-                var tensor = TensorFiles.Read(file).Tensor;
+                var tensor = TensorFiles.Read(file, TensorFiles.LargestFileFor(elementType, options.Shapes.GetValueOrDefault(value.Name) ?? declared)).Tensor;
                 CheckFileAgainstDeclaration(value.Name, file, tensor, elementType, declared, options, fixedSymbols);
                 inputs.Add(new PlannedInput(value.Name, elementType, [], InputKind.File, tensor, 0, $"file {Path.GetFileName(file)}"));
                 continue;

@@ -16,19 +16,7 @@ public static partial class NpyReader
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <exception cref="OnnxConvException">The file is missing, malformed, or holds an unsupported array (usage error).</exception>
-    public static HostTensor Read(string path)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Fail(path, $"cannot be read: {e.Message}");
-        }
-        return Parse(bytes, path);
-    }
+    public static HostTensor Read(string path) => Parse(TensorFiles.ReadInputFile(path, null), path);
 
     public static HostTensor Parse(byte[] bytes, string origin)
     {

@@ -10,28 +10,80 @@ public sealed record NamedTensor(string Name, HostTensor Tensor);
 /// <summary>Reads input tensors from NumPy <c>.npy</c> or serialized ONNX <c>TensorProto</c> (<c>.pb</c>) files.</summary>
 public static class TensorFiles
 {
+    /// <summary>Header room allowed beside the data: a .npy header, or a TensorProto's name, dims and doc string.</summary>
+    private const long HeaderAllowance = 1L << 20;
+
+    /// <summary>A serialized TensorProto cannot be parsed past 2 GiB; no input file is read beyond that.</summary>
+    private const long ProtobufLimit = int.MaxValue;
+
     /// <summary>Reads by extension: <c>.npy</c> as NumPy, anything else as a TensorProto.</summary>
-    public static NamedTensor Read(string path)
+    /// <param name="maxBytes">Refuse, before reading, a file larger than this (see <see cref="LargestFileFor"/>).</param>
+    public static NamedTensor Read(string path, long? maxBytes = null)
     {
-        if (!File.Exists(path)) throw new OnnxConvException(ExitCode.UsageError, $"{path}: file not found");
-        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return new NamedTensor("", NpyReader.Read(path));
-        return ReadTensorProto(path);
+        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return new NamedTensor("", NpyReader.Parse(ReadInputFile(path, maxBytes), path));
+        return ReadTensorProto(path, maxBytes);
     }
 
-    public static NamedTensor ReadTensorProto(string path)
+    /// <summary>
+    /// The largest file that can hold one tensor of <paramref name="type"/> and shape <paramref name="dims"/>, or
+    /// null when a dim is not known: its data (a typed protobuf field spends at most 10 bytes an element) plus 1 MiB.
+    /// </summary>
+    public static long? LargestFileFor(TensorProto.Types.DataType type, IReadOnlyList<Shapes.Dim>? dims)
     {
+        if (dims is null || dims.Any(d => d.Value is null)) return null;
+        long elements = 1;
+        foreach (var dim in dims)
+        {
+            if (dim.Value is not long d || d < 0) return null;
+            elements = d != 0 && elements > ProtobufLimit / d ? ProtobufLimit : elements * d;
+        }
+        long perElement = Math.Max(10, (ElementTypes.BitsPerElement(type) + 7) / 8);
+        return Math.Min(ProtobufLimit, elements > (ProtobufLimit - HeaderAllowance) / perElement ? ProtobufLimit : elements * perElement + HeaderAllowance);
+    }
+
+    /// <summary>
+    /// The bytes of a user-given input file, after checking that it is a regular file no larger than
+    /// <paramref name="maxBytes"/> (a device such as /dev/zero or a pipe would be read without end).
+    /// </summary>
+    /// <exception cref="OnnxConvException">Usage error naming the file and the problem.</exception>
+    internal static byte[] ReadInputFile(string path, long? maxBytes)
+    {
+        long limit = Math.Min(maxBytes ?? ProtobufLimit, ProtobufLimit);
+        var status = FilePaths.Status(path);
+        if (status.Kind == FileKind.Missing) throw new OnnxConvException(ExitCode.UsageError, $"{path}: file not found");
+        if (status.Kind != FileKind.Regular)
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: is {status.KindText}, not a regular file; an input file must be a regular file");
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            if (FilePaths.Status(stream.SafeFileHandle) is { Kind: not FileKind.Regular } opened)
+                throw new OnnxConvException(ExitCode.UsageError, $"{path}: is {opened.KindText}, not a regular file; an input file must be a regular file");
+            long length = stream.Length;
+            if (length > limit)
+                throw new OnnxConvException(ExitCode.UsageError, maxBytes is { } max && max < ProtobufLimit
+                    ? $"{path}: {length} bytes is more than the input's tensor can take ({max} bytes at most)"
+                    : $"{path}: {length} bytes is more than an input file may hold (2 GiB)");
+            var bytes = new byte[length];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: cannot be read: {e.Message.ReplaceLineEndings(" ")}", e);
+        }
+    }
+
+    public static NamedTensor ReadTensorProto(string path, long? maxBytes = null)
+    {
+        byte[] bytes = ReadInputFile(path, maxBytes);
         TensorProto proto;
         try
         {
-            proto = TensorProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            proto = TensorProto.Parser.ParseFrom(bytes);
         }
         catch (InvalidProtocolBufferException e)
         {
             throw new OnnxConvException(ExitCode.UsageError, $"{path}: not a serialized ONNX TensorProto ({e.Message.TrimEnd('.')})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OnnxConvException(ExitCode.UsageError, $"{path}: cannot be read: {e.Message}", e);
         }
         if (proto.DataLocation == TensorProto.Types.DataLocation.External)
             throw new OnnxConvException(ExitCode.UsageError, $"{path}: tensors with external data are not supported as input files");

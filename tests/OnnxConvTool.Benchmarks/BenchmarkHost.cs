@@ -13,6 +13,7 @@ internal static class BenchmarkHost
         ["verify"] = (VerifyBenchmark.Description, VerifyBenchmark.Run),
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
+        ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

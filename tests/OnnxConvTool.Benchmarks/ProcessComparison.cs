@@ -66,9 +66,13 @@ internal static class ProcessComparison
     public static string? Failure(string who, ProcessRun run) =>
         run.ExitCode == 0 ? null : $"{who} exited with {run.ExitCode}: {FirstLine(run.Stderr)}";
 
-    public static double MedianSeconds(this IEnumerable<ProcessRun> runs)
+    public static double MedianSeconds(this IEnumerable<ProcessRun> runs) => Median(runs.Select(r => r.Wall.TotalSeconds));
+
+    public static double MedianCpuSeconds(this IEnumerable<ProcessRun> runs) => Median(runs.Select(r => r.Cpu.TotalSeconds));
+
+    private static double Median(IEnumerable<double> values)
     {
-        var sorted = runs.Select(r => r.Wall.TotalSeconds).Order().ToArray();
+        var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 

@@ -1,17 +1,22 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OnnxConvTool.Benchmarks;
 
-/// <summary>One whole-process run: wall-clock time from spawn to exit (start-up included) and peak resident memory.</summary>
-internal sealed record ProcessRun(TimeSpan Wall, long PeakRssBytes, int ExitCode, string Stdout, string Stderr);
+/// <summary>
+/// One whole-process run: wall-clock time from spawn to exit (start-up included), peak resident memory, and the CPU
+/// time (user + system) the process used, which a busy shared machine disturbs less than wall time (zero when
+/// GNU time is missing).
+/// </summary>
+internal sealed record ProcessRun(TimeSpan Wall, long PeakRssBytes, int ExitCode, string Stdout, string Stderr, TimeSpan Cpu = default);
 
 internal static class ProcessMeasurement
 {
     private const string GnuTime = "/usr/bin/time";
 
     /// <summary>
-    /// Runs <paramref name="file"/> with <paramref name="arguments"/>. Peak RSS comes from GNU time's %M (the
-    /// kernel's ru_maxrss for the child) when /usr/bin/time exists, else from polling VmHWM in /proc.
+    /// Runs <paramref name="file"/> with <paramref name="arguments"/>. Peak RSS and CPU time come from GNU time's %M,
+    /// %U and %S (the kernel's rusage of the child) when /usr/bin/time exists, else peak RSS from polling VmHWM in /proc.
     /// </summary>
     public static ProcessRun Run(string file, IReadOnlyList<string> arguments)
     {
@@ -24,7 +29,7 @@ internal static class ProcessMeasurement
         };
         if (timeFile is not null)
         {
-            foreach (string a in new[] { "-f", "%M", "-o", timeFile, file }) start.ArgumentList.Add(a);
+            foreach (string a in new[] { "-f", "%M %U %S", "-o", timeFile, file }) start.ArgumentList.Add(a);
         }
         foreach (string a in arguments) start.ArgumentList.Add(a);
 
@@ -40,13 +45,17 @@ internal static class ProcessMeasurement
         process.WaitForExit();
         clock.Stop();
         long peak = polledPeak;
+        var cpu = TimeSpan.Zero;
         if (timeFile is not null)
         {
-            string text = File.ReadAllText(timeFile).Trim();
+            string[] fields = File.ReadAllText(timeFile).Trim().Split('\n')[^1].Split(' ');
             File.Delete(timeFile);
-            peak = long.TryParse(text.Split('\n')[^1], out long kib) ? kib * 1024 : -1;
+            peak = long.TryParse(fields[0], out long kib) ? kib * 1024 : -1;
+            if (fields.Length == 3 && double.TryParse(fields[1], CultureInfo.InvariantCulture, out double user)
+                && double.TryParse(fields[2], CultureInfo.InvariantCulture, out double system))
+                cpu = TimeSpan.FromSeconds(user + system);
         }
-        return new ProcessRun(clock.Elapsed, peak, process.ExitCode, stdout.Result, stderr.Result);
+        return new ProcessRun(clock.Elapsed, peak, process.ExitCode, stdout.Result, stderr.Result, cpu);
     }
 
     private static long ReadHighWaterMark(int pid)

@@ -82,16 +82,16 @@ public sealed partial class TestModelBuilder
 
     /// <summary>
     /// BatchNormalization in inference form with realistic trained statistics: scale in [0.5, 1.5), bias in
-    /// [-0.25, 0.25), running mean in [-0.5, 0.5), running variance in [0.5, 2.0). Below opset 7 the node
+    /// [-0.25, 0.25), running mean in [-0.5, 0.5), running variance in [0.5, 2.0), all of <paramref name="type"/>. Below opset 7 the node
     /// carries <c>is_test = 1</c>, below opset 6 also the then required <c>consumed_inputs</c>.
     /// </summary>
-    public string BatchNormalization(string input, long channels, string? name = null, float epsilon = 1e-5f)
+    public string BatchNormalization(string input, long channels, string? name = null, float epsilon = 1e-5f, DataType type = DataType.Float)
     {
         name ??= UniqueName("bn");
-        string scale = Initializer(UniformTensor($"{name}.weight", [channels], 0.5, 1.5));
-        string bias = Initializer(UniformTensor($"{name}.bias", [channels], -0.25, 0.25));
-        string mean = Initializer(UniformTensor($"{name}.running_mean", [channels], -0.5, 0.5));
-        string variance = Initializer(UniformTensor($"{name}.running_var", [channels], 0.5, 2.0));
+        string scale = Initializer(UniformTensor($"{name}.weight", [channels], 0.5, 1.5, type));
+        string bias = Initializer(UniformTensor($"{name}.bias", [channels], -0.25, 0.25, type));
+        string mean = Initializer(UniformTensor($"{name}.running_mean", [channels], -0.5, 0.5, type));
+        string variance = Initializer(UniformTensor($"{name}.running_var", [channels], 0.5, 2.0, type));
         var attributes = new List<AttributeProto> { Attr.Float("epsilon", epsilon) };
         if (Opset < 7) attributes.Add(Attr.Int("is_test", 1));
         if (Opset < 6) attributes.Add(Attr.Ints("consumed_inputs", 0, 0, 0, 1, 1));

@@ -26,6 +26,7 @@ public static class AuditCommand
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string path = parse.GetValue(model)!;
+            ReportOutput.CheckTarget(parse.GetValue(report), path);
             var loaded = ModelReader.Load(path);
             var overrides = ShapeOverrides.Parse(parse.GetValue(shape) ?? []);
             ShapeOverrides.Validate(loaded, overrides);

@@ -24,7 +24,7 @@ public static class ConvertCommand
             var target = output.Resolve(parse, inputPath);
             var model = ModelReader.Load(inputPath);
             context.Cancellation.ThrowIfCancellationRequested();
-            var saved = ModelWriter.Save(model, target.Path, target.SaveOptions);
+            var saved = ModelWriter.Save(model, target.Path, target.SaveOptions, context.Cancellation);
             ReportOutput.Write(context, null, Describe(target.Path, saved));
             return (int)ExitCode.Ok;
         }));

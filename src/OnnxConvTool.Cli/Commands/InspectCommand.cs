@@ -19,6 +19,7 @@ public static class InspectCommand
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string path = parse.GetValue(model)!;
+            ReportOutput.CheckTarget(parse.GetValue(report), path);
             var inspection = ModelInspection.Of(ModelReader.Load(path), path);
             string text = parse.GetValue(format) == OutputFormat.Json ? AuditJson.Serialize(inspection) : inspection.ToText();
             ReportOutput.Write(context, parse.GetValue(report), text);

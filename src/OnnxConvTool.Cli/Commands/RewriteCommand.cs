@@ -1,9 +1,8 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using OnnxConvTool.Ir;
+using OnnxConvTool.Pipeline;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
 using OnnxConvTool.Verification;
@@ -56,29 +55,25 @@ public static class RewriteCommand
             var target = output.Resolve(parse, inputPath);
             var verifyOptions = inputs.ToVerifyOptions(parse);
             var rewriteTarget = parse.GetValue(to);
-
-            var clock = Stopwatch.StartNew();
-            var reference = ModelReader.Load(inputPath);
-            var candidate = ModelReader.Load(inputPath);
-            var result = RewriteDriver.Run(candidate, RuleCatalog.ForTarget(rewriteTarget),
-                new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] }, context.Cancellation);
-            if (result.UnmatchedSelectors.Count > 0)
-                throw new OnnxConvException(ExitCode.UsageError,
-                    $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", result.UnmatchedSelectors)}");
-            var rewriteTime = clock.Elapsed;
-
-            VerificationReport? verification = null;
-            if (!parse.GetValue(noVerify) && result.Modified)
+            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. verifyOptions.InputFiles.Values]);
+            var plan = new TransformPlan([new RuleStage("convert", RuleCatalog.ForTarget(rewriteTarget), Fixpoint: false)],
+                new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] });
+            var run = ModelPipeline.Run(new PipelineRequest
             {
-                verification = EquivalenceChecker.Verify(reference, candidate,
-                    verifyOptions with { NameMap = result.ValueNameMap, ReferenceLabel = inputPath, CandidateLabel = target.Path }, context.Cancellation);
-            }
-            var verifyTime = clock.Elapsed - rewriteTime;
-            bool write = verification is null || verification.Equivalent;
-            if (write) ModelWriter.Save(candidate, target.Path, target.SaveOptions);
-
-            var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, result, verification, parse.GetValue(noVerify), write,
-                rewriteTime, verifyTime);
+                InputPath = inputPath,
+                OutputPath = target.Path,
+                SaveOptions = target.SaveOptions,
+                Plan = plan,
+                Verify = parse.GetValue(noVerify) ? null : verifyOptions,
+                AfterTransform = transform =>
+                {
+                    var unmatched = transform.Stages[0].Rewrite!.UnmatchedSelectors;
+                    if (unmatched.Count > 0)
+                        throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", unmatched)}");
+                },
+            }, context.Cancellation);
+            var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, run.Transform.Stages[0].Rewrite!, run.Verification,
+                parse.GetValue(noVerify), run.Written, run.TransformTime, run.VerifyTime);
             string text = parse.GetValue(format) switch
             {
                 OutputFormat.Json => summary.RenderJson(),
@@ -86,14 +81,7 @@ public static class RewriteCommand
                 _ => summary.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
-            if (verification is { Equivalent: false })
-            {
-                context.Error.WriteLine(verification.ExitCode == ExitCode.VerificationCouldNotRun
-                    ? $"onnxconv: {inputPath}: verification could not run ({verification.Problems.FirstOrDefault()}); nothing written"
-                    : $"onnxconv: {inputPath}: the rewritten model is not equivalent; nothing written");
-                return (int)verification.ExitCode;
-            }
-            return (int)ExitCode.Ok;
+            return VerdictMessages.Report(context, inputPath, run.Verification, "rewritten");
         }));
         return command;
     }

@@ -96,7 +96,7 @@ public sealed class Model
             switch (a.Name)
             {
                 case "value":
-                    return new Tensor(a.T, node.Graph.Model.ExternalDataOf(a.T));
+                    return a.T is null ? null : new Tensor(a.T, node.Graph.Model.ExternalDataOf(a.T));
                 case "value_float":
                     return Tensor.FromFloats(node.Outputs[0].Name, [], [a.F]);
                 case "value_floats":

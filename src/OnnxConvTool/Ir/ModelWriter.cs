@@ -29,6 +29,9 @@ public sealed record SaveOptions
 
     /// <summary>Largest model written inline; tests lower it to exercise the switch to external data without writing 2 GiB.</summary>
     internal long InlineLimit { get; init; } = ModelWriter.ProtobufLimit;
+
+    /// <summary>Runs just before the temp files are renamed into place; tests use it to make the rename fail.</summary>
+    internal Action? BeforeRename { get; init; }
 }
 
 /// <summary>What a save wrote: the model file, and the data file when tensors went to external data.</summary>
@@ -43,9 +46,10 @@ public static class ModelWriter
     /// <summary>Largest protobuf message that can be serialised (2 GiB less a safety margin).</summary>
     public const long ProtobufLimit = int.MaxValue - (16L << 20);
 
+    /// <param name="cancellation">Checked between tensors and once more before the rename: a cancelled save leaves no trace.</param>
     /// <exception cref="OutputNotWrittenException">The folder is missing or unwritable, or the model is too large inline.</exception>
-    /// <exception cref="OnnxConvException">Usage error: the target would overwrite the input model or its external data.</exception>
-    public static SaveResult Save(Model model, string path, SaveOptions? options = null)
+    /// <exception cref="OnnxConvException">Usage error: the target would overwrite the input model or its external data, or is not a regular file.</exception>
+    public static SaveResult Save(Model model, string path, SaveOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new SaveOptions();
         string fullPath = Path.GetFullPath(path);
@@ -55,36 +59,39 @@ public static class ModelWriter
         string dataPath = Path.Combine(directory, dataFileName);
 
         var mode = ChooseMode(model, options, path);
-        var emitter = new ProtoEmitter(mode, options.ExternalThreshold, dataFileName);
+        var emitter = new ProtoEmitter(mode, options.ExternalThreshold, dataFileName, cancellation);
         bool writesData = emitter.WillWriteExternal(model);
+        CheckDestination(path, writesData ? dataPath : null);
         CheckNotOverwritingInput(model, path, fullPath, writesData ? dataPath : null, options.AllowOverwritingInput);
 
-        string? tempData = null;
-        string tempModel = TempPathBeside(fullPath);
-        long dataBytes = 0;
+        FileStream? dataStream = null, modelStream = null;
         try
         {
+            TempFiles.RemoveAbandoned(fullPath);
+            if (writesData) TempFiles.RemoveAbandoned(dataPath);
             ModelProto proto;
             if (writesData)
             {
-                tempData = TempPathBeside(dataPath);
-                using var dataStream = new FileStream(tempData, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+                dataStream = TempFiles.CreateBeside(dataPath);
                 emitter.DataStream = dataStream;
                 proto = emitter.EmitModel(model);
-                dataBytes = dataStream.Length;
+                dataStream.Flush(flushToDisk: false);
             }
             else
             {
                 proto = emitter.EmitModel(model);
             }
+            long dataBytes = dataStream?.Length ?? 0;
+            dataStream?.Dispose();
             int size = proto.CalculateSize();
             if (size < 0 || size > options.InlineLimit)
                 throw new OutputNotWrittenException($"{path}: the model exceeds the 2 GiB protobuf limit; save its weights as external data");
-            using (var modelStream = new FileStream(tempModel, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                TensorPayloads.WriteTo(proto, modelStream);
-            }
-            MoveIntoPlace(tempModel, fullPath, tempData, dataPath);
+            modelStream = TempFiles.CreateBeside(fullPath);
+            TensorPayloads.WriteTo(proto, modelStream);
+            modelStream.Dispose();
+            cancellation.ThrowIfCancellationRequested();
+            options.BeforeRename?.Invoke();
+            MoveIntoPlace(modelStream.Name, fullPath, dataStream?.Name, dataPath);
             return new SaveResult(fullPath, size, writesData ? dataPath : null, dataBytes, emitter.InlineTensors, emitter.ExternalTensors);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -93,8 +100,26 @@ public static class ModelWriter
         }
         finally
         {
-            TryDelete(tempModel);
-            if (tempData is not null) TryDelete(tempData);
+            dataStream?.Dispose();
+            modelStream?.Dispose();
+            if (modelStream is not null) TempFiles.Delete(modelStream.Name);
+            if (dataStream is not null) TempFiles.Delete(dataStream.Name);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a model destination (or its data file) that exists and is not a regular file: renaming over a
+    /// device, pipe or folder would replace it, and a model cannot be streamed into one.
+    /// </summary>
+    /// <exception cref="OnnxConvException">Usage error naming the path and what it is.</exception>
+    public static void CheckDestination(string path, string? dataPath = null)
+    {
+        foreach (string target in dataPath is null ? [path] : new[] { path, dataPath })
+        {
+            var status = FilePaths.Status(target);
+            if (status.Kind is not (FileKind.Missing or FileKind.Regular))
+                throw new OnnxConvException(ExitCode.UsageError,
+                    $"{target}: is {status.KindText}, not a regular file; a model is only written to a regular file");
         }
     }
 
@@ -107,9 +132,10 @@ public static class ModelWriter
         if (tempData is null)
         {
             File.Move(tempModel, modelPath, overwrite: true);
+            TempFiles.Committed(tempModel);
             return;
         }
-        string? previousData = File.Exists(dataPath) ? TempPathBeside(dataPath) : null;
+        string? previousData = File.Exists(dataPath) ? TempFiles.PathBeside(dataPath) : null;
         if (previousData is not null) File.Move(dataPath, previousData);
         try
         {
@@ -118,11 +144,13 @@ public static class ModelWriter
         }
         catch
         {
-            TryDelete(dataPath);
+            TempFiles.Delete(dataPath);
             if (previousData is not null) File.Move(previousData, dataPath);
             throw;
         }
-        if (previousData is not null) TryDelete(previousData);
+        TempFiles.Committed(tempData);
+        TempFiles.Committed(tempModel);
+        if (previousData is not null) TempFiles.Delete(previousData);
     }
 
     /// <summary>Serialises the model to bytes (inline data only), for handing to a runtime in memory.</summary>
@@ -184,18 +212,8 @@ public static class ModelWriter
         }
     }
 
-    private static string TempPathBeside(string path) =>
-        Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-
-    private static void TryDelete(string path)
-    {
-        try { if (File.Exists(path)) File.Delete(path); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
-
     /// <summary>Builds the output protos from the IR, placing tensor data inline or in the data stream.</summary>
-    private sealed class ProtoEmitter(ExternalDataMode mode, long threshold, string dataFileName)
+    private sealed class ProtoEmitter(ExternalDataMode mode, long threshold, string dataFileName, CancellationToken cancellation = default)
     {
         public Stream? DataStream { get; set; }
         public int InlineTensors { get; private set; }
@@ -276,6 +294,7 @@ public static class ModelWriter
 
         private TensorProto EmitTensor(Tensor tensor)
         {
+            cancellation.ThrowIfCancellationRequested();
             if (GoesExternal(tensor))
             {
                 ExternalTensors++;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Ir;
@@ -216,28 +217,13 @@ public sealed class Tensor
         var raw = GetRawBytes().Span;
         long count = ElementCount;
         var result = new double[count];
-        switch (ElementType)
+        if (FloatElements.IsSupported(ElementType))
         {
-            case DataType.Float:
-                var f = MemoryMarshal.Cast<byte, float>(raw);
-                for (int i = 0; i < count; i++) result[i] = f[i];
-                break;
-            case DataType.Double:
-                MemoryMarshal.Cast<byte, double>(raw).CopyTo(result);
-                break;
-            case DataType.Float16:
-                var h = MemoryMarshal.Cast<byte, Half>(raw);
-                for (int i = 0; i < count; i++) result[i] = (double)h[i];
-                break;
-            case DataType.Bfloat16:
-                var b = MemoryMarshal.Cast<byte, ushort>(raw);
-                for (int i = 0; i < count; i++) result[i] = BitConverter.Int32BitsToSingle(b[i] << 16);
-                break;
-            default:
-                var ints = ToInt64Array();
-                for (int i = 0; i < count; i++) result[i] = ints[i];
-                break;
+            FloatElements.Decode(ElementType, raw, result);
+            return result;
         }
+        var ints = ToInt64Array();
+        for (int i = 0; i < count; i++) result[i] = ints[i];
         return result;
     }
 
@@ -268,29 +254,17 @@ public sealed class Tensor
         return result;
     }
 
-    /// <summary>Creates a tensor of <paramref name="type"/> (float, double, float16 or bfloat16) from double values.</summary>
+    /// <summary>Creates a tensor of <paramref name="type"/> (float, double, float16, bfloat16, int32 or int64) from double values, float types rounded once.</summary>
     public static Tensor FromValues(string name, DataType type, IReadOnlyList<long> dims, ReadOnlySpan<double> values)
     {
         byte[] raw;
         switch (type)
         {
             case DataType.Float:
-                raw = new byte[values.Length * 4];
-                var f = MemoryMarshal.Cast<byte, float>(raw.AsSpan());
-                for (int i = 0; i < values.Length; i++) f[i] = (float)values[i];
-                break;
             case DataType.Double:
-                raw = MemoryMarshal.AsBytes(values).ToArray();
-                break;
             case DataType.Float16:
-                raw = new byte[values.Length * 2];
-                var h = MemoryMarshal.Cast<byte, Half>(raw.AsSpan());
-                for (int i = 0; i < values.Length; i++) h[i] = (Half)values[i];
-                break;
             case DataType.Bfloat16:
-                raw = new byte[values.Length * 2];
-                var b = MemoryMarshal.Cast<byte, ushort>(raw.AsSpan());
-                for (int i = 0; i < values.Length; i++) b[i] = FloatToBfloat16((float)values[i]);
+                raw = FloatElements.Encode(type, values);
                 break;
             case DataType.Int64:
                 raw = new byte[values.Length * 8];
@@ -328,13 +302,5 @@ public sealed class Tensor
         var proto = Proto.Clone();
         proto.Name = name;
         return new Tensor(proto, External);
-    }
-
-    private static ushort FloatToBfloat16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return 0x7FC0;
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
     }
 }

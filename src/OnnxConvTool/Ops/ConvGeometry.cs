@@ -79,7 +79,7 @@ public sealed record ConvGeometry(
         if (conv.Input(1) is not { } weight) return $"'{conv.DisplayName}' has no weight input";
         if (g.Kernel is not { } kernel)
             return $"the kernel size is unknown: no kernel_shape attribute and the weight '{weight.Name}' has no static shape";
-        if (conv.GetInts("kernel_shape") is not null && weightDims is { Length: >= 2 })
+        if (conv.GetInts("kernel_shape") is not null && weightDims is not null)
         {
             if (weightDims.Length - 2 != kernel.Length)
                 return $"kernel_shape [{string.Join(",", kernel)}] disagrees with the rank of the weight '{weight.Name}'";

@@ -1,6 +1,11 @@
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
+using OnnxConvTool.Onnx;
+using OnnxConvTool.Ops;
 
 namespace OnnxConvTool.Rewriting;
+
+using DataType = TensorProto.Types.DataType;
 
 /// <summary>
 /// The guard checklist every fusion and rewrite reuses. Each guard returns null when it holds, or the
@@ -35,6 +40,39 @@ public static class FusionGuards
     }
 
     /// <summary>
+    /// <see cref="ConstantWeight(Value, string)"/> for a fold: with <see cref="RewriteContext.FoldOverridableInitializers"/>
+    /// an initializer that is also a graph input counts as a constant. On success <paramref name="tensor"/> is its data.
+    /// </summary>
+    public static string? FoldableConstant(Value value, string role, RewriteContext context, out Tensor tensor)
+    {
+        tensor = null!;
+        if (context.FoldOverridableInitializers && value.Initializer is { } overridable)
+        {
+            tensor = overridable;
+            return null;
+        }
+        if (ConstantWeight(value, role) is { } reason)
+            return value.Initializer is not null && value.IsGraphInput ? reason + " (IR < 4 lists initializers as inputs; folding those must be asked for explicitly)" : reason;
+        tensor = Model.TryGetConstant(value)!;
+        return null;
+    }
+
+    /// <summary>
+    /// A fold keeps the node's element type: <paramref name="role"/>'s type must equal <paramref name="expected"/>,
+    /// the type of the value the fused node replaces.
+    /// </summary>
+    public static string? SameElementType(DataType actual, DataType expected, string role) =>
+        actual == expected ? null
+            : $"the {role} is {ElementTypes.Name(actual)} but the result is {ElementTypes.Name(expected)}; the fold would change the element type";
+
+    /// <summary>
+    /// A folded constant is computed in float64 and stored once rounded: every value must be finite and fit
+    /// the stored type (float16 and bfloat16 overflow easily).
+    /// </summary>
+    public static string? FitsElementType(ReadOnlySpan<double> truth, DataType type, string what) =>
+        WeightMath.WhyNotRepresentable(type, truth, what);
+
+    /// <summary>
     /// True when <paramref name="weight"/> is used by a node other than <paramref name="node"/> (or is a graph
     /// output): a rewrite must then copy it, never change it in place.
     /// </summary>
@@ -60,4 +98,15 @@ public static class FusionGuards
     /// </summary>
     public static string? NoBiasAcrossPadding(IReadOnlyList<long> pads, string biasName) =>
         pads.Any(p => p != 0) ? $"folding bias '{biasName}' across padding would add it to padded positions" : null;
+
+    /// <summary>
+    /// <see cref="NoBiasAcrossPadding(IReadOnlyList{long}, string)"/> for the padding a Conv applies to its input:
+    /// explicit pads, or SAME auto-padding with a kernel above 1 (whose pads depend on the input size).
+    /// </summary>
+    public static string? NoBiasAcrossPadding(ConvGeometry geometry, string biasName)
+    {
+        if (geometry.AutoPad is AutoPad.SameUpper or AutoPad.SameLower && !geometry.IsPointwise)
+            return $"folding bias '{biasName}' across the {geometry.AutoPadText} padding of a {geometry.KernelText} kernel would add it to padded positions";
+        return geometry.AutoPad is AutoPad.NotSet ? NoBiasAcrossPadding(geometry.Pads, biasName) : null;
+    }
 }

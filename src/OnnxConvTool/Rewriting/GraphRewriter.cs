@@ -139,6 +139,30 @@ public sealed class GraphRewriter
     }
 
     /// <summary>
+    /// Points input <paramref name="index"/> of <paramref name="node"/> at <paramref name="value"/> (null omits an
+    /// optional input; omitted inputs at the end are dropped). The old input, when it was a constant that
+    /// nothing reads any more, is removed.
+    /// </summary>
+    public void ReplaceInput(Node node, int index, Value? value)
+    {
+        var old = node.Input(index);
+        if (ReferenceEquals(old, value)) return;
+        node.SetInput(index, value);
+        int count = node.Inputs.Count;
+        while (count > 0 && node.Inputs[count - 1] is null) count--;
+        node.TruncateInputs(count);
+        MarkModified(node);
+        if (old is not null) RemoveIfDeadConstant(old);
+    }
+
+    /// <summary>Sets an ints attribute of a node the rewrite keeps (e.g. a Conv's pads).</summary>
+    public void SetAttribute(Node node, string name, IEnumerable<long> values)
+    {
+        node.SetAttribute(name, values);
+        MarkModified(node);
+    }
+
+    /// <summary>
     /// Removes <paramref name="node"/> (its outputs must be unused by now), then every initializer or
     /// <c>Constant</c> node that only it used. Weights shared with other nodes stay.
     /// </summary>

@@ -12,6 +12,7 @@ public sealed class RewriteContext
 {
     private ShapeInferenceResult? _shapes;
     private readonly Dictionary<Value, TensorShape> _carried = [];
+    private readonly HashSet<Node> _pending = new(ReferenceEqualityComparer.Instance);
 
     public RewriteContext(Model model, ShapeInferenceResult? shapes = null)
     {
@@ -20,6 +21,12 @@ public sealed class RewriteContext
     }
 
     public Model Model { get; }
+
+    /// <summary>
+    /// Fusions may bake in initializers that a graph input overrides (IR &lt; 4 lists every initializer as an
+    /// input): the caller promises never to feed those inputs.
+    /// </summary>
+    public bool FoldOverridableInitializers { get; init; }
 
     /// <summary>The model's default-domain opset.</summary>
     public int Opset => Model.OnnxOpset;
@@ -42,6 +49,7 @@ public sealed class RewriteContext
     public TensorShape ShapeOf(Value value)
     {
         if (_carried.TryGetValue(value, out var carried)) return carried;
+        if (value.Producer is { } producer && _pending.Count > 0 && _pending.Contains(producer)) InferPending(producer);
         var inferred = Shapes.Get(value);
         if (inferred.Dims is not null || value.Initializer is null) return inferred;
         return new TensorShape(value.Initializer.ElementType, value.Initializer.Dims.Select(Dim.Known).ToArray());
@@ -63,14 +71,33 @@ public sealed class RewriteContext
     }
 
     /// <summary>
-    /// Infers the outputs of <paramref name="created"/> (nodes a rewrite made, producers before consumers) from their
-    /// inputs, so later matches see their shapes. Nothing to do while shapes have not been inferred yet: the first
-    /// inference sees the rewritten graph.
+    /// Marks the outputs of <paramref name="created"/> (nodes a rewrite made) for inference from their inputs, so later
+    /// matches see their shapes. Inference runs when a shape is first asked for, so values nobody asks about cost
+    /// nothing. Nothing to do while shapes have not been inferred yet: the first inference sees the rewritten graph.
     /// </summary>
     public void RefreshShapes(IEnumerable<Node> created)
     {
         if (_shapes is null) return;
-        foreach (var node in created)
-            if (node.Graph.Contains(node)) _shapes.InferCreated(node);
+        foreach (var node in created) _pending.Add(node);
+    }
+
+    /// <summary>Infers a pending node after the pending producers of its inputs (iteratively: created chains can be long).</summary>
+    private void InferPending(Node node)
+    {
+        var stack = new Stack<Node>();
+        stack.Push(node);
+        while (stack.Count > 0)
+        {
+            var top = stack.Peek();
+            var waiting = top.Inputs.FirstOrDefault(i => i?.Producer is { } p && _pending.Contains(p))?.Producer;
+            if (waiting is not null)
+            {
+                stack.Push(waiting);
+                continue;
+            }
+            stack.Pop();
+            _pending.Remove(top);
+            if (top.Graph.Contains(top)) _shapes!.InferCreated(top);
+        }
     }
 }

@@ -29,6 +29,9 @@ public sealed record RewriteOptions
 
     /// <summary>With <see cref="Fixpoint"/>: the most node visits before the run stops (null: 10 per node at the start, plus 100).</summary>
     public int? MaxVisits { get; init; }
+
+    /// <summary>See <see cref="RewriteContext.FoldOverridableInitializers"/>.</summary>
+    public bool FoldOverridableInitializers { get; init; }
 }
 
 public enum CandidateStatus
@@ -85,7 +88,7 @@ public static class RewriteDriver
     public static RewriteResult Run(Model model, IReadOnlyList<IRewriteRule> rules, RewriteOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new RewriteOptions();
-        var rewriter = new GraphRewriter(model);
+        var rewriter = new GraphRewriter(model, new RewriteContext(model) { FoldOverridableInitializers = options.FoldOverridableInitializers });
         if (options.ValidateAfterEachRewrite) rewriter.Context.CheckMatchesArePure = true;
         rewriter.Context.AllowMoreMacs = options.AllowMoreMacs;
         var run = new DriverRun(rules, options, rewriter);

@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Rewriting;
 
 namespace OnnxConvTool.Rules;
@@ -113,18 +114,10 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
         var m = match.Conv;
         var ops = rewriter.BuilderBefore(m.Conv);
         int k = m.Geometry.SpatialRank;
-        var weight = ops.Constant(Reshaped(m.WeightConstant!, [m.OutChannels, m.InChannelsPerGroup], m.Weight.Name + "_gemm"));
+        var weight = ops.Constant(WeightMath.Reshaped(m.WeightConstant!, [m.OutChannels, m.InChannelsPerGroup], m.Weight.Name + "_gemm"));
         var y = ops.Gemm(ops.Flatten(m.Input, 1), weight, m.Bias, transB: true);
         y = ops.Reshape(y, [0, m.OutChannels, .. Enumerable.Repeat(1L, k)]);
         rewriter.ReplaceAllUsesWith(m.Conv.Outputs[0], y, keepName: true);
         rewriter.RemoveNode(m.Conv);
-    }
-
-    private static Tensor Reshaped(Tensor source, long[] dims, string name)
-    {
-        var copy = source.CloneAs(name);
-        copy.Proto.Dims.Clear();
-        copy.Proto.Dims.AddRange(dims);
-        return copy;
     }
 }

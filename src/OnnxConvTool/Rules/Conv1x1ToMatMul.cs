@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Ops;
 using OnnxConvTool.Rewriting;
@@ -56,7 +57,8 @@ public sealed record Conv1x1Match(
 /// (5) explicit pads are not negative;
 /// (6) SAME auto-padding with a stride does not need a padding below −1 (whose split ONNX leaves undefined),
 /// which for strides above 2 needs the input size statically;
-/// (7) a grouped Conv whose weight is computed at run time needs the weight's static shape.
+/// (7) a grouped Conv whose weight is computed at run time needs the weight's static shape;
+/// (8) a constant bias is one-dimensional with one value per output channel.
 /// A constant weight (initializer or Constant node) is reshaped offline into a new constant; the original
 /// is never modified, and is removed only when nothing else uses it.</para>
 /// </remarks>
@@ -105,9 +107,11 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
         {
             if (group != 1)
                 return MatchResult.Fail($"the weight '{weight.Name}' is computed at run time and its shape is unknown, which a grouped Conv needs");
-            outChannels = geometry.OutChannels ?? -1;
+            outChannels = geometry.OutChannels ?? (biasConstant is { Rank: 1 } b ? b.ElementCount : -1);
             perGroup = geometry.InChannelsPerGroup ?? -1;
         }
+        if (biasConstant is not null && (biasConstant.Rank != 1 || outChannels >= 0 && biasConstant.ElementCount != outChannels))
+            return MatchResult.Fail($"the bias '{bias!.Name}' has shape {biasConstant.FormatDims()}, not [{(outChannels >= 0 ? outChannels.ToString(System.Globalization.CultureInfo.InvariantCulture) : "M")}] (one value per output channel)");
         var kind = group == 1 ? ChannelMapKind.Dense
             : perGroup != 1 ? ChannelMapKind.Grouped
             : outChannels == group ? ChannelMapKind.Depthwise
@@ -270,20 +274,11 @@ public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
     /// <summary>The weight in <paramref name="dims"/>: a new constant when it is one, else a run-time Reshape.</summary>
     private static Value Weight(OpBuilder ops, Conv1x1Match match, long[] dims, long[] runtimeShape) =>
         match.WeightConstant is { } w
-            ? ops.Constant(Reshaped(w, dims, match.Weight.Name + "_" + (match.Kind is ChannelMapKind.Dense or ChannelMapKind.Grouped ? "matmul" : "mul")))
+            ? ops.Constant(WeightMath.Reshaped(w, dims, match.Weight.Name + "_" + (match.Kind is ChannelMapKind.Dense or ChannelMapKind.Grouped ? "matmul" : "mul")))
             : ops.Reshape(match.Weight, runtimeShape);
 
     private static Value BiasOf(OpBuilder ops, Conv1x1Match match, long[] dims, long[] runtimeShape) =>
         match.BiasConstant is { } b
-            ? ops.Constant(Reshaped(b, dims, match.Bias!.Name + "_column"))
+            ? ops.Constant(WeightMath.Reshaped(b, dims, match.Bias!.Name + "_column"))
             : ops.Reshape(match.Bias!, runtimeShape);
-
-    /// <summary>A new tensor with the same data in other dims (row-major order is unchanged).</summary>
-    private static Tensor Reshaped(Tensor source, long[] dims, string name)
-    {
-        var copy = source.CloneAs(name);
-        copy.Proto.Dims.Clear();
-        copy.Proto.Dims.AddRange(dims);
-        return copy;
-    }
 }

@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 
@@ -101,22 +102,20 @@ public sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
         if (layout == MatMulLayout.ChannelsFirst || transB)
         {
             (outChannels, inChannels) = (rows, cols);
-            w = values.Select(v => v * alpha).ToArray();
+            w = values;
         }
         else
         {
             (outChannels, inChannels) = (cols, rows);
-            w = new double[values.Length];
-            for (long k = 0; k < rows; k++)
-                for (long m = 0; m < cols; m++)
-                    w[m * rows + k] = values[k * cols + m] * alpha;
+            w = WeightMath.Transpose(values, rows, cols);
         }
+        if (alpha != 1) w = Array.ConvertAll(w, v => v * alpha);
 
         double[]? bias = null;
         if (gemm && root.Input(2) is { } c)
         {
             if (FusionGuards.ConstantWeight(c, "bias") is { } cProblem) return MatchResult.Fail(cProblem);
-            var perChannel = PerChannel(Model.TryGetConstant(c)!, outChannels, channelsLast: true);
+            var perChannel = PerChannel(Model.TryGetConstant(c)!, 2, 1, outChannels);
             if (perChannel is null) return MatchResult.Fail($"Gemm's C '{c.Name}' does not broadcast along the out channels only");
             bias = perChannel.Select(v => v * beta).ToArray();
         }
@@ -128,8 +127,7 @@ public sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
         {
             var other = consumer.Inputs[1 - output.Uses[0].InputIndex];
             if (other is not null && Model.TryGetConstant(other) is { } addend && FusionGuards.ConstantWeight(other, "bias") is null
-                && addend.Rank <= (layout == MatMulLayout.ChannelsLast ? rank : 2)
-                && PerChannel(addend, outChannels, layout == MatMulLayout.ChannelsLast) is { } addBias)
+                && PerChannel(addend, rank.Value, layout == MatMulLayout.ChannelsLast ? rank.Value - 1 : 1, outChannels) is { } addBias)
             {
                 add = consumer;
                 bias = bias is null ? addBias : bias.Zip(addBias, (x, y) => x + y).ToArray();
@@ -139,17 +137,8 @@ public sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
     }
 
     /// <summary>The per-out-channel values of a constant that broadcasts along the channel axis only, else null.</summary>
-    private static double[]? PerChannel(Tensor tensor, long channels, bool channelsLast)
-    {
-        var dims = tensor.Dims;
-        var values = tensor.ToDoubleArray();
-        if (tensor.ElementCount == 1) return Enumerable.Repeat(values[0], (int)channels).ToArray();
-        if (tensor.ElementCount != channels) return null;
-        // Channels last: [..., 1, M]; channels first ([M,1]): the channel dim is second from the right.
-        int channelAxis = channelsLast ? dims.Count - 1 : dims.Count - 2;
-        if (channelAxis < 0 || dims[channelAxis] != channels) return null;
-        return values;
-    }
+    private static double[]? PerChannel(Tensor tensor, int rank, int channelAxis, long channels) =>
+        WeightMath.PerChannel(tensor.Dims, tensor.ToDoubleArray(), rank, channelAxis, channels, out _);
 
     public override string Describe(MatMulConvMatch match) =>
         $"1x1 Conv{(match.Layout == MatMulLayout.ChannelsFirst ? "1D" : "")} with a [{match.OutChannels},{match.InChannels}] weight"

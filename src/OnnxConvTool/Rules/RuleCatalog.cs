@@ -1,4 +1,5 @@
 using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules.Folds;
 
 namespace OnnxConvTool.Rules;
 
@@ -16,6 +17,10 @@ public static class RuleCatalog
     /// <summary>Rules that fold constant neighbours (BatchNormalization, scales and shifts, zero pads) into convolutions, run to a fixpoint.</summary>
     private static readonly RuleEntry[] FoldRules =
     [
+        RuleEntry.Of<FuseBatchNormIntoConv>(FoldSet),
+        RuleEntry.Of<FuseAffineIntoConv>(FoldSet),
+        RuleEntry.Of<FusePadIntoConv>(FoldSet),
+        RuleEntry.Of<FuseBatchNormIntoNextConv>(FoldSet),
     ];
 
     /// <summary>Rules that merge convolutions with each other, run to a fixpoint after the folds.</summary>

@@ -195,16 +195,32 @@ public sealed class ConvertCommandTests : IDisposable
     public void FailedFinalRenameLeavesNoTempFilesAndRestoresTheOldDataFile()
     {
         string input = InlineModel();
-        string output = Directory.CreateDirectory(_temp.File("occupied.onnx")).FullName;
-        File.WriteAllText(Path.Combine(output, "keeps the rename from replacing it"), "");
+        string output = _temp.File("occupied.onnx");
         File.WriteAllText(output + ".data", "previous data");
+        // A folder that appears at the output path after the checks makes the model's rename fail.
+        var options = new SaveOptions
+        {
+            ExternalData = ExternalDataMode.External,
+            BeforeRename = () => File.WriteAllText(Path.Combine(Directory.CreateDirectory(output).FullName, "keeps the rename from replacing it"), ""),
+        };
 
-        var run = CliInvocation.Run("convert", input, "-o", output, "--external-data");
+        var e = Assert.Throws<OutputNotWrittenException>(() => ModelWriter.Save(ModelReader.Load(input), output, options));
 
-        Assert.Equal((int)ExitCode.OutputNotWritten, run.ExitCode);
-        Assert.StartsWith($"onnxconv: {output}: ", Assert.Single(run.StderrLines));
+        Assert.StartsWith($"{output}: ", e.Message);
         Assert.Equal(["model.onnx", "occupied.onnx.data"], FilesInTemp());
         Assert.Equal("previous data", File.ReadAllText(output + ".data"));
+    }
+
+    [Fact]
+    public void OutputThatIsAFolderIsAUsageError()
+    {
+        string output = Directory.CreateDirectory(_temp.File("folder.onnx")).FullName;
+
+        var run = CliInvocation.Run("convert", InlineModel(), "-o", output);
+
+        Assert.Equal((int)ExitCode.UsageError, run.ExitCode);
+        Assert.Equal($"onnxconv: {output}: is a directory, not a regular file; a model is only written to a regular file", Assert.Single(run.StderrLines));
+        Assert.Equal(["model.onnx"], FilesInTemp());
     }
 
     [SkippableFact]

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using OnnxConvTool.Passes;
+using OnnxConvTool.Pipeline;
+using OnnxConvTool.Rewriting;
+using OnnxConvTool.Rules;
+using OnnxConvTool.Verification;
+
+namespace OnnxConvTool.Cli.Commands;
+
+/// <summary>
+/// <c>onnxconv optimize MODEL -o OUT</c>: folds constants into convolutions (the catalogue's fold set, then its merge
+/// set, each to a fixpoint), cleans up (Identity, dead nodes, unused initializers), optionally converts with
+/// <c>--to</c> (one sweep), verifies against the input with ONNX Runtime unless <c>--no-verify</c>, and writes only
+/// when verification passes. Exit 0 done, 1 not equivalent (nothing written), 2 usage (an unknown rule id lists the
+/// valid ones), 3 input rejected, 5 output not written, 6 ONNX Runtime could not run a model.
+/// </summary>
+public static class OptimizeCommand
+{
+    /// <summary>The rule sets <c>optimize</c> runs to a fixpoint, in order; --rules and --skip choose among their rules.</summary>
+    private static readonly string[] FixpointSets = [RuleCatalog.FoldSet, RuleCatalog.MergeSet];
+
+    public static Command Create(CliContext context)
+    {
+        var model = CommonOptions.Model();
+        var output = new ModelOutputOptions();
+        var rules = new Option<string[]>("--rules")
+        {
+            Description = "Run only these rules (ids, comma-separated or repeated). Default: every fold and merge rule.",
+            HelpName = "ID,...",
+        };
+        var skip = new Option<string[]>("--skip")
+        {
+            Description = "Leave these rules out (ids, comma-separated or repeated).",
+            HelpName = "ID,...",
+        };
+        var to = new Option<RewriteTarget?>("--to")
+        {
+            Description = "After folding, convert 1x1 Convs: matmul (every one becomes MatMul) or gemm (Gemm on 1x1 maps, MatMul elsewhere).",
+        };
+        var explain = new Option<bool>("--explain")
+        {
+            Description = "List every candidate that was not fused, with the reason.",
+        };
+        var noVerify = new Option<bool>("--no-verify")
+        {
+            Description = "Skip the ONNX Runtime equivalence check of the result.",
+        };
+        var inputs = new VerifyCliOptions();
+        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var report = CommonOptions.Report();
+        var command = new Command("optimize", "Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.")
+        {
+            model, rules, skip, to, explain, noVerify, format, report, CommonOptions.Verbose,
+        };
+        to.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<RewriteTarget?>() == RewriteTarget.Conv)
+                result.AddError("optimize --to takes matmul or gemm (conv would undo the folds' 1x1 convolutions; use rewrite --to conv).");
+        });
+        output.AddTo(command);
+        inputs.AddTo(command);
+        command.SetAction(parse => context.Execute(parse, () =>
+        {
+            string inputPath = parse.GetValue(model)!;
+            var chosen = Ids(parse.GetValue(rules));
+            var skipped = Ids(parse.GetValue(skip));
+            CheckIds(inputPath, chosen, "--rules");
+            CheckIds(inputPath, skipped, "--skip");
+            var target = output.Resolve(parse, inputPath);
+            var verifyOptions = parse.GetValue(noVerify) ? null : inputs.ToVerifyOptions(parse);
+            var convert = parse.GetValue(to);
+            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. inputs.ToVerifyOptions(parse).InputFiles.Values]);
+
+            var stages = new List<TransformStage>();
+            foreach (var set in FixpointSets)
+            {
+                var setRules = RuleCatalog.CreateFixpointSet(set, chosen.Count > 0 ? chosen : null, skipped);
+                if (setRules.Count > 0) stages.Add(new RuleStage(set, setRules, Fixpoint: true));
+            }
+            stages.Add(new PassStage("clean-up", PassManager.CleanUp()));
+            if (convert is { } form) stages.Add(new RuleStage(RuleCatalog.ConvertSet, RuleCatalog.ForTarget(form), Fixpoint: false));
+
+            var run = ModelPipeline.Run(new PipelineRequest
+            {
+                InputPath = inputPath,
+                OutputPath = target.Path,
+                SaveOptions = target.SaveOptions,
+                Plan = new TransformPlan(stages),
+                Verify = verifyOptions,
+                VerifyUnchanged = true,
+                Inspect = true,
+            }, context.Cancellation);
+
+            var rulesRun = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)
+                .Where(id => (chosen.Count == 0 || chosen.Contains(id)) && !skipped.Contains(id)).ToArray();
+            var summary = new OptimizeSummary(inputPath, target.Path, rulesRun, convert, run, parse.GetValue(noVerify), parse.GetValue(explain));
+            string text = parse.GetValue(format) switch
+            {
+                OutputFormat.Json => summary.RenderJson(),
+                OutputFormat.Markdown => summary.RenderMarkdown(),
+                _ => summary.RenderText(),
+            };
+            ReportOutput.Write(context, parse.GetValue(report), text);
+            if (run.Transform.CappedStage is { } capped)
+                context.Error.WriteLine($"onnxconv: {inputPath}: warning: the {capped.Name} rules stopped after {capped.Rewrite!.Visits} node visits with work left; some rules may be undoing each other");
+            return VerdictMessages.Report(context, inputPath, run.Verification, "optimized");
+        }));
+        return command;
+    }
+
+    /// <summary>Ids from repeated and comma-separated values, trimmed, empty entries dropped.</summary>
+    private static HashSet<string> Ids(string[]? values) =>
+        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToHashSet(StringComparer.Ordinal);
+
+    private static void CheckIds(string inputPath, IReadOnlyCollection<string> ids, string option)
+    {
+        var valid = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id).ToArray();
+        var unknown = ids.Where(id => !valid.Contains(id)).ToArray();
+        if (unknown.Length == 0) return;
+        string known = valid.Length > 0 ? string.Join(", ", valid) : "none yet";
+        string hint = unknown.Any(id => RuleCatalog.Set(RuleCatalog.ConvertSet).Any(e => e.Id == id)) ? "; conversions are chosen with --to" : "";
+        throw new OnnxConvException(ExitCode.UsageError,
+            $"{inputPath}: {option} names unknown rule{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)}; valid ids: {known}{hint}");
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using OnnxConvTool.Analysis;
+using OnnxConvTool.Ir;
+using OnnxConvTool.Pipeline;
+
+namespace OnnxConvTool.Verification;
+
+/// <summary>
+/// One job of <c>rewrite</c> or <c>optimize</c>: the model to read, the transform to run on it, how to verify the
+/// result (null: not verified), and where to write it.
+/// </summary>
+public sealed record PipelineRequest
+{
+    public required string InputPath { get; init; }
+    public required string OutputPath { get; init; }
+    public SaveOptions SaveOptions { get; init; } = new();
+    public required TransformPlan Plan { get; init; }
+
+    /// <summary>Verification options; null skips verification.</summary>
+    public VerifyOptions? Verify { get; init; }
+
+    /// <summary>Verify even when the transform changed nothing (the written model is still compared with its input).</summary>
+    public bool VerifyUnchanged { get; init; }
+
+    /// <summary>Inspect the model before and after (op counts, MACs, parameters) for the report.</summary>
+    public bool Inspect { get; init; }
+
+    /// <summary>
+    /// Called after the transform, before verification and writing; it may throw to stop the job (e.g. a node
+    /// selector that named nothing), and then nothing is written.
+    /// </summary>
+    public Action<TransformResult>? AfterTransform { get; init; }
+}
+
+/// <summary>What a pipeline run did; <see cref="Written"/> is false exactly when verification found a difference or could not run.</summary>
+public sealed record PipelineResult(
+    TransformResult Transform,
+    VerificationReport? Verification,
+    bool Written,
+    TimeSpan TransformTime,
+    TimeSpan VerifyTime,
+    ModelInspection? Before,
+    ModelInspection? After)
+{
+    /// <summary>0 when written, else the verification's exit code (1 different, 6 could not run).</summary>
+    public ExitCode ExitCode => Verification is { Equivalent: false } v ? v.ExitCode : ExitCode.Ok;
+
+    /// <summary>Verification was asked for but not needed: the transform changed nothing.</summary>
+    public bool NothingToVerify => Verification is null && !Transform.Modified;
+}
+
+/// <summary>
+/// Load → transform → verify → write, shared by <c>rewrite</c> and <c>optimize</c>. The input is read as the candidate
+/// to transform, and again as the reference when verification runs; the candidate is verified against the reference
+/// with <see cref="EquivalenceChecker"/> when it changed (or always, with <see cref="PipelineRequest.VerifyUnchanged"/>), and written only when it is equivalent (or verification was
+/// not asked for). The input file is never modified unless it is the output and the save options allow it.
+/// </summary>
+public static class ModelPipeline
+{
+    /// <exception cref="OnnxConvException">The input is rejected, the options are bad, or the output cannot be written.</exception>
+    public static PipelineResult Run(PipelineRequest request, CancellationToken cancellation = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var candidate = ModelReader.Load(request.InputPath);
+        var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath) : null;
+        var transform = ModelTransformer.Run(candidate, request.Plan, cancellation);
+        request.AfterTransform?.Invoke(transform);
+        var after = request.Inspect ? ModelInspection.Of(candidate, request.OutputPath) : null;
+        var transformTime = clock.Elapsed;
+
+        VerificationReport? verification = null;
+        if (request.Verify is { } verify && (transform.Modified || request.VerifyUnchanged))
+        {
+            // The reference is read again from the file, which the transform never touched.
+            var reference = ModelReader.Load(request.InputPath);
+            verification = EquivalenceChecker.Verify(reference, candidate,
+                verify with { NameMap = transform.ValueNameMap, ReferenceLabel = request.InputPath, CandidateLabel = request.OutputPath }, cancellation);
+        }
+        var verifyTime = clock.Elapsed - transformTime;
+
+        bool write = verification is null || verification.Equivalent;
+        if (write) ModelWriter.Save(candidate, request.OutputPath, request.SaveOptions, cancellation);
+        return new PipelineResult(transform, verification, write, transformTime, verifyTime, before, after);
+    }
+}

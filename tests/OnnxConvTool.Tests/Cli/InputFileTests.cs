@@ -1,0 +1,102 @@
+using OnnxConvTool.TestKit;
+
+namespace OnnxConvTool.Tests.Cli;
+
+using DataType = OnnxConvTool.Onnx.TensorProto.Types.DataType;
+
+/// <summary>
+/// <c>--input NAME=FILE</c> and <c>--test-data</c> files, through the real <c>onnxconv</c> process: a file
+/// that is not a regular file, or larger than the tensor it must hold, is refused before it is read (exit 2,
+/// one line naming the file) instead of being read without end.
+/// </summary>
+public sealed class InputFileTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>x [1,8,4,4] (or [N,8,4,4]) → 1x1 Conv → y.</summary>
+    private string Model(bool freeBatch = false)
+    {
+        var b = new TestModelBuilder(opset: 13, seed: 6);
+        string x = freeBatch ? b.Input("x", DataType.Float, "N", 8, 4, 4) : b.Input("x", 1, 8, 4, 4);
+        string y = b.Conv(x, 8, 8, [1, 1]);
+        if (freeBatch) b.Output(y); else b.Output(y, DataType.Float, 1, 8, 4, 4);
+        return b.Save(_temp.File("model.onnx"));
+    }
+
+    private static void AssertRefused(CliInvocation run, string file, string expected)
+    {
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal($"onnxconv: {file}: {expected}", Assert.Single(run.StderrLines));
+        Assert.Empty(run.Stdout);
+    }
+
+    [Theory]
+    [InlineData("verify")]
+    [InlineData("rewrite")]
+    [InlineData("bench")]
+    public void ADeviceIsRefusedBeforeItIsRead(string command)
+    {
+        string model = Model();
+        string[] args = command switch
+        {
+            "verify" => ["verify", model, model, "--input", "x=/dev/zero"],
+            "rewrite" => ["rewrite", model, "-o", _temp.File("out.onnx"), "--to", "matmul", "--input", "x=/dev/zero"],
+            _ => ["bench", model, "--runs", "1", "--input", "x=/dev/zero"],
+        };
+
+        var run = CliInvocation.RunProcess(args);
+
+        AssertRefused(run, "/dev/zero", "is a character device, not a regular file; an input file must be a regular file");
+        Assert.Equal(["model.onnx"], Directory.GetFileSystemEntries(_temp.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void APipeIsRefusedWithoutWaitingForAWriter()
+    {
+        string model = Model();
+        string fifo = SpecialFiles.Fifo(_temp.File("x.npy"));
+
+        var run = CliInvocation.RunProcess("verify", model, model, "--input", $"x={fifo}");
+
+        AssertRefused(run, fifo, "is a named pipe (FIFO), not a regular file; an input file must be a regular file");
+    }
+
+    [Fact]
+    public void AFileLargerThanTheDeclaredTensorIsRefused()
+    {
+        string model = Model();
+        string file = _temp.File("x.npy");
+        File.WriteAllBytes(file, new byte[3 << 20]);
+
+        var run = CliInvocation.RunProcess("verify", model, model, "--input", $"x={file}");
+
+        // [1,8,4,4] float32: 128 elements × at most 10 bytes each, plus 1 MiB of header room.
+        AssertRefused(run, file, $"{3 << 20} bytes is more than the input's tensor can take ({128 * 10 + (1 << 20)} bytes at most)");
+    }
+
+    [Fact]
+    public void TheBoundFollowsAShapeGivenOnTheCommandLine()
+    {
+        string model = Model(freeBatch: true);
+        string file = _temp.File("x.pb");
+        File.WriteAllBytes(file, new byte[3 << 20]);
+
+        var run = CliInvocation.RunProcess("verify", model, model, "--shape", "x=2,8,4,4", "--input", $"x={file}");
+
+        AssertRefused(run, file, $"{3 << 20} bytes is more than the input's tensor can take ({256 * 10 + (1 << 20)} bytes at most)");
+    }
+
+    [Fact]
+    public void ATestDataFileThatIsNotARegularFileIsRefused()
+    {
+        string model = Model();
+        string set = Directory.CreateDirectory(_temp.File("test_data_set_0")).FullName;
+        string fifo = SpecialFiles.Fifo(Path.Combine(set, "input_0.pb"));
+
+        var run = CliInvocation.RunProcess("verify", model, model, "--test-data", set);
+
+        AssertRefused(run, fifo, "is a named pipe (FIFO), not a regular file; an input file must be a regular file");
+    }
+}
