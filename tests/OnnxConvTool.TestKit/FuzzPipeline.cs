@@ -28,12 +28,12 @@ public static class FuzzPipeline
 {
     /// <summary>
     /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules, then every catalogued rule
-    /// on its own, so a rule added to <see cref="RewriteTargets.All"/> is fuzzed without touching the harness.
+    /// on its own, so a rule added to <see cref="RuleCatalog.All"/> is fuzzed without touching the harness.
     /// </summary>
     public static IReadOnlyList<IReadOnlyList<IRewriteRule>> RuleSets()
     {
-        var sets = Enum.GetValues<RewriteTarget>().Select(RewriteTargets.RulesFor).ToList();
-        foreach (var rule in RewriteTargets.All)
+        var sets = Enum.GetValues<RewriteTarget>().Select(RuleCatalog.ForTarget).ToList();
+        foreach (var rule in RuleCatalog.All.Select(e => e.Create()))
             if (!sets.Any(s => s.Count == 1 && s[0].Id == rule.Id)) sets.Add([rule]);
         return sets;
     }
@@ -64,7 +64,7 @@ public static class FuzzPipeline
     {
         var model = ModelReader.Load(path);
         ShapeInference.Run(model);
-        var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = RewriteTargets.Conv1x1Checks() }, path);
+        var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = Conv1x1Checks.Rewrites() }, path);
         AuditFormatter.Table(audit);
         AuditFormatter.Markdown(audit);
         AuditJson.Serialize(audit);
