@@ -15,8 +15,11 @@ public enum ChainShape
 }
 
 /// <summary>A matched chain: the two convolutions, the merged weight and bias in float64, and what the merge costs.</summary>
-public sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, double[] Weight, long[] WeightDims,
-    double[]? Bias, Onnx.TensorProto.Types.DataType ElementType, MergeCost Cost);
+public sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, RoundedTensor Weight, RoundedTensor? Bias,
+    MergeCost Cost)
+{
+    public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
+}
 
 /// <summary>
 /// Replaces two convolutions in a row, one of them 1x1, with one convolution.
@@ -57,8 +60,8 @@ public sealed class MergeConvChain : RewriteRule<ConvChainMatch>
         if (first.OpType != "Conv")
             return MatchResult.Fail($"'{second.DisplayName}' reads '{middle.Name}' from a {first.OpType}, not from a convolution");
         if (FusionGuards.SingleConsumer(middle) is { } shared) return MatchResult.Fail(shared);
-        if (MergeableConv.TryRead(first, "the first convolution", out var a) is { } firstProblem) return MatchResult.Fail(firstProblem);
-        if (MergeableConv.TryRead(second, "the second convolution", out var b) is { } secondProblem) return MatchResult.Fail(secondProblem);
+        if (MergeableConv.TryRead(first, "the first convolution", context, out var a) is { } firstProblem) return MatchResult.Fail(firstProblem);
+        if (MergeableConv.TryRead(second, "the second convolution", context, out var b) is { } secondProblem) return MatchResult.Fail(secondProblem);
         if (a.ElementType != b.ElementType) return MatchResult.Fail($"the weights are {ElementTypes.Name(a.ElementType)} and {ElementTypes.Name(b.ElementType)}");
         if (a.Geometry.SpatialRank != b.Geometry.SpatialRank) return MatchResult.Fail("the convolutions have different spatial ranks");
         if (b.InChannels != a.OutChannels)
@@ -116,7 +119,9 @@ public sealed class MergeConvChain : RewriteRule<ConvChainMatch>
             weight = ConvMergeMath.ComposePointwiseBefore(secondWeight, firstWeight, b.OutChannels, a.OutChannels, inPerGroup, kernelVolume, group);
             bias = a.Bias is null && b.Bias is null ? null : ConvMergeMath.BiasThrough(secondWeight, b.Bias, a.Bias, b.OutChannels, a.OutChannels, kernelVolume, group);
         }
-        return new ConvChainMatch(first, second, shape, group, strides, weight, weightDims, bias, a.ElementType, cost);
+        var stored = MergeableConv.Store(second.Input(1)!.Name + "_merged", a.ElementType, weightDims, weight, bias, out var unrepresentable);
+        if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
+        return new ConvChainMatch(first, second, shape, group, strides, tensors.Weight, tensors.Bias, cost);
     }
 
     public override string Describe(ConvChainMatch match) =>
@@ -127,9 +132,9 @@ public sealed class MergeConvChain : RewriteRule<ConvChainMatch>
     {
         var template = match.Shape == ChainShape.PointwiseAfter ? match.First : match.Second;
         var ops = rewriter.BuilderBefore(template);
-        string name = match.Second.Input(1)!.Name + "_merged";
-        var weight = ops.Constant(Tensor.FromValues(name, match.ElementType, match.WeightDims, match.Weight));
-        var bias = match.Bias is null ? null : ops.Constant(Tensor.FromValues(name + "_bias", match.ElementType, [match.WeightDims[0]], match.Bias));
+        var weight = ops.Constant(match.Weight.Tensor);
+        var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
+        rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
         var merged = rewriter.CopyNode(template, new Dictionary<int, Value?> { [0] = match.First.Input(0), [1] = weight, [2] = bias });
         merged.SetAttribute("kernel_shape", match.WeightDims.Skip(2));
         merged.SetAttribute("strides", match.Strides);

@@ -9,8 +9,11 @@ namespace OnnxConvTool.Rules.Merges;
 /// Matched siblings in output-channel order, their stacked weight and bias, and where the outputs go: a Concat
 /// (and which of its inputs the siblings fill) or, when <see cref="Concat"/> is null, a Split.
 /// </summary>
-public sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, double[] Weight, long[] WeightDims, double[]? Bias,
-    Onnx.TensorProto.Types.DataType ElementType, long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost);
+public sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, RoundedTensor Weight, RoundedTensor? Bias,
+    long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost)
+{
+    public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
+}
 
 /// <summary>
 /// Replaces convolutions that read the same input with the same geometry with one convolution whose output
@@ -45,7 +48,7 @@ public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         var others = input.Uses.Where(u => u.InputIndex == 0 && !ReferenceEquals(u.Node, root) && ReferenceEquals(u.Node.Graph, root.Graph)
             && u.Node is { OpType: "Conv", IsOnnxDomain: true }).Select(u => u.Node).Distinct().ToArray();
         if (others.Length == 0) return MatchResult.Fail($"no other convolution reads '{input.Name}'");
-        if (MergeableConv.TryRead(root, "the convolution", out var first) is { } problem) return MatchResult.Fail(problem);
+        if (MergeableConv.TryRead(root, "the convolution", context, out var first) is { } problem) return MatchResult.Fail(problem);
         if (first.Geometry.Group != 1)
             return MatchResult.Fail($"'{root.DisplayName}' has group {first.Geometry.Group}; stacking grouped filters would interleave the groups' channels");
 
@@ -53,7 +56,7 @@ public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         string? firstMismatch = null;
         foreach (var other in others)
         {
-            string? mismatch = MergeableConv.TryRead(other, "the sibling", out var sibling) ?? Mismatch(first, sibling);
+            string? mismatch = MergeableConv.TryRead(other, "the sibling", context, out var sibling) ?? Mismatch(first, sibling);
             if (mismatch is null) siblings.Add(sibling);
             else firstMismatch ??= $"'{other.DisplayName}' also reads '{input.Name}' but {mismatch}";
         }
@@ -85,7 +88,9 @@ public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         var macs = siblings.Select(s => s.Macs(context)).ToArray();
         var cost = MergeCost.Compare(macs, MacCount.Sum(macs), parameters, weight.Length + (bias?.Length ?? 0), out var uncounted);
         if (cost is null) return MatchResult.Fail(uncounted!);
-        return new SiblingConvsMatch(siblings.Select(s => s.Conv).ToArray(), earliest, weight, weightDims, bias, first.ElementType, outChannels, concat, start, cost);
+        var stored = MergeableConv.Store(earliest.Input(1)!.Name + "_stacked", first.ElementType, weightDims, weight, bias, out var unrepresentable);
+        if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
+        return new SiblingConvsMatch(siblings.Select(s => s.Conv).ToArray(), earliest, tensors.Weight, tensors.Bias, outChannels, concat, start, cost);
     }
 
     private static int IndexOf(IReadOnlyList<Node> nodes, Node node)
@@ -146,9 +151,9 @@ public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
     public override void Rewrite(SiblingConvsMatch match, GraphRewriter rewriter)
     {
         var ops = rewriter.BuilderBefore(match.Earliest);
-        string name = match.Earliest.Input(1)!.Name + "_stacked";
-        var weight = ops.Constant(Tensor.FromValues(name, match.ElementType, match.WeightDims, match.Weight));
-        var bias = match.Bias is null ? null : ops.Constant(Tensor.FromValues(name + "_bias", match.ElementType, [match.WeightDims[0]], match.Bias));
+        var weight = ops.Constant(match.Weight.Tensor);
+        var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
+        rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
         var merged = rewriter.CopyNode(match.Earliest, new Dictionary<int, Value?> { [1] = weight, [2] = bias }).Outputs[0];
         if (match.Concat is { } concat)
         {

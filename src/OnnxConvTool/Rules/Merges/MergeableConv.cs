@@ -1,4 +1,5 @@
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Ops;
 using OnnxConvTool.Rewriting;
@@ -27,15 +28,14 @@ internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, double[] 
     /// Reads <paramref name="conv"/> for a merge; null on success, else why it cannot be merged.
     /// <paramref name="role"/> names it in sentences ("the first convolution").
     /// </summary>
-    public static string? TryRead(Node conv, string role, out MergeableConv mergeable)
+    public static string? TryRead(Node conv, string role, RewriteContext context, out MergeableConv mergeable)
     {
         mergeable = null!;
         if (FusionGuards.OnnxDomain(conv) is { } domain) return domain;
         if (conv.Input(0) is null || conv.Input(1) is not { } weight || conv.Outputs.Count != 1)
             return $"{role} '{conv.DisplayName}' lacks its input or weight, or has more than one output";
-        if (FusionGuards.ConstantWeight(weight, $"weight of {role}") is { } notConstant) return notConstant;
-        var w = Model.TryGetConstant(weight)!;
-        if (!ElementTypes.IsFloatingPoint(w.ElementType))
+        if (FusionGuards.FoldableConstant(weight, $"weight of {role}", context, out var w) is { } notConstant) return notConstant;
+        if (!FloatElements.IsSupported(w.ElementType))
             return $"the weight '{weight.Name}' is {ElementTypes.Name(w.ElementType)}, not a float type";
         var geometry = ConvGeometry.Read(conv, new TensorShape(w.ElementType, w.Dims.Select(Dim.Known).ToArray()));
         if (geometry.Problem is { } problem) return problem;
@@ -43,8 +43,7 @@ internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, double[] 
         double[]? bias = null;
         if (conv.Input(2) is { } biasValue)
         {
-            if (FusionGuards.ConstantWeight(biasValue, $"bias of {role}") is { } biasNotConstant) return biasNotConstant;
-            var b = Model.TryGetConstant(biasValue)!;
+            if (FusionGuards.FoldableConstant(biasValue, $"bias of {role}", context, out var b) is { } biasNotConstant) return biasNotConstant;
             if (b.ElementType != w.ElementType)
                 return $"the bias '{biasValue.Name}' is {ElementTypes.Name(b.ElementType)} but the weight is {ElementTypes.Name(w.ElementType)}";
             if (b.ElementCount != w.Dims[0]) return $"the bias '{biasValue.Name}' has {b.ElementCount} values for {w.Dims[0]} output channels";
@@ -52,6 +51,17 @@ internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, double[] 
         }
         mergeable = new MergeableConv(conv, geometry, w.ToDoubleArray(), bias, w.ElementType);
         return null;
+    }
+
+    /// <summary>
+    /// Float64 <paramref name="weight"/> and <paramref name="bias"/> of a merged Conv stored in <paramref name="type"/>,
+    /// each value rounded once; null with the reason when a value is not finite or overflows the type.
+    /// </summary>
+    public static (RoundedTensor Weight, RoundedTensor? Bias)? Store(string name, DataType type, long[] dims, double[] weight, double[]? bias, out string? reason)
+    {
+        reason = WeightMath.WhyNotRepresentable(type, weight, "the merged weight") ?? (bias is null ? null : WeightMath.WhyNotRepresentable(type, bias, "the merged bias"));
+        if (reason is not null) return null;
+        return (WeightMath.Store(name, type, dims, weight), bias is null ? null : WeightMath.Store(name + "_bias", type, [dims[0]], bias));
     }
 
     /// <summary>This Conv's MACs at its inferred output shape, or null when unknown.</summary>
