@@ -28,6 +28,7 @@ public static class RuleCatalog
     [
         RuleEntry.Of<Merges.MergeConvChain>(MergeSet),
         RuleEntry.Of<Merges.MergeSiblingConvs>(MergeSet),
+        RuleEntry.Of<Merges.MergeRepVggBranches>(MergeSet),
     ];
 
     /// <summary>Form changes; one sweep each, chosen by <see cref="RewriteTarget"/>.</summary>
