@@ -59,22 +59,6 @@ public static class ReportOutput
     private static void Replace(string path, string text)
     {
         string destination = File.Exists(path) ? FilePaths.RealPath(path) : Path.GetFullPath(path);
-        TempFiles.RemoveAbandoned(destination);
-        string? temp = null;
-        try
-        {
-            using (var stream = TempFiles.CreateBeside(destination, 1 << 16))
-            {
-                temp = stream.Name;
-                stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            }
-            File.Move(temp, destination, overwrite: true);
-            TempFiles.Committed(temp);
-            temp = null;
-        }
-        finally
-        {
-            if (temp is not null) TempFiles.Delete(temp);
-        }
+        TempFiles.ReplaceAtomically(destination, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
     }
 }

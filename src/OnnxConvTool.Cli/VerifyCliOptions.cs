@@ -49,20 +49,31 @@ public sealed class VerifyCliOptions
 
     public Option<double?> Rtol { get; } = new("--rtol")
     {
-        Description = "Relative tolerance for every output (default by element type: float32 1e-4, float16 1e-2, float64 1e-10, integers exact).",
+        Description = "Relative tolerance for floating-point outputs (default by element type: float32 1e-4, float16 1e-2, float64 1e-10); integer and bool outputs are always compared exactly.",
     };
 
     public Option<double?> Atol { get; } = new("--atol")
     {
-        Description = "Absolute tolerance for every output (default by element type: float32 1e-5, float16 1e-3, float64 1e-12, integers exact).",
+        Description = "Absolute tolerance for floating-point outputs (default by element type: float32 1e-5, float16 1e-3, float64 1e-12); integer and bool outputs are always compared exactly.",
+    };
+
+    public Option<bool> AllowUnexecuted { get; } = new("--allow-unexecuted")
+    {
+        Description = "Accept the result even when a node the rewrite created ran in no trial (e.g. inside an If branch no input reaches); such nodes are still reported.",
     };
 
     private bool _inputsOnly;
+    private bool _coverage;
 
-    /// <summary>Adds every option (<paramref name="inputsOnly"/>: only --shape, --value, --input and --seed, for commands that do not compare).</summary>
-    public void AddTo(Command command, bool inputsOnly = false)
+    /// <summary>
+    /// Adds every option (<paramref name="inputsOnly"/>: only --shape, --value, --input and --seed, for commands that do not compare;
+    /// <paramref name="coverage"/>: also --allow-unexecuted, for commands that verify nodes they created).
+    /// </summary>
+    public void AddTo(Command command, bool inputsOnly = false, bool coverage = false)
     {
         _inputsOnly = inputsOnly;
+        _coverage = coverage && !inputsOnly;
+        if (_coverage) command.Options.Add(AllowUnexecuted);
         command.Options.Add(Shape);
         command.Options.Add(Value);
         command.Options.Add(Input);
@@ -104,6 +115,7 @@ public sealed class VerifyCliOptions
             Trials = _inputsOnly ? 1 : parse.GetValue(Trials),
             Rtol = _inputsOnly ? null : parse.GetValue(Rtol),
             Atol = _inputsOnly ? null : parse.GetValue(Atol),
+            AllowUnexecuted = _coverage && parse.GetValue(AllowUnexecuted),
         };
     }
 

@@ -11,7 +11,8 @@ namespace OnnxConvTool.Verification;
 /// Outputs are paired by name (through <see cref="VerifyOptions.NameMap"/> when given). A missing or
 /// extra output, or the same outputs in a different order, is a difference: callers that read outputs
 /// by position would see them swapped. Inputs are fed by name; an input the candidate lacks, needs in
-/// addition, or types differently is a difference.
+/// addition, or types differently is a difference. Models with no output (or no input) in common are
+/// different without running them.
 /// </para>
 /// <para>
 /// A saturating activation at the end of a model (Sigmoid, HardSigmoid, Tanh, Softsign, Softmax, Clip)
@@ -22,9 +23,17 @@ namespace OnnxConvTool.Verification;
 /// compute it under the same name (or through the name map).
 /// </para>
 /// <para>
+/// Trials: the random ones, an edge-value trial and one per value of each input that decides an If
+/// (<see cref="InputPlan.Schedule"/>). The reference runs twice on the first trial's inputs and must give
+/// the same bits. With <see cref="VerifyOptions.CreatedNodes"/>, ONNX Runtime's profiler tells which of
+/// them ran (<see cref="ExecutionCoverage"/>). With <see cref="VerifyOptions.Localize"/>, a shared
+/// intermediate outside tolerance is a difference even when every output agrees.
+/// </para>
+/// <para>
 /// Exit codes: 0 equivalent; 1 different (including: the candidate fails on inputs the reference
-/// accepts, or the reference disagrees with stored test-data outputs); 6 could not run (ORT cannot
-/// load either model, cannot run the reference on any inputs tried, or nothing was compared).
+/// accepts, the reference disagrees with stored test-data outputs, a localised intermediate diverges);
+/// 6 could not run or not verified (ORT cannot load either model or run the reference on any inputs
+/// tried, nothing was compared, the reference is not deterministic, a created node never ran).
 /// </para>
 /// </summary>
 public static class EquivalenceChecker
@@ -33,24 +42,30 @@ public static class EquivalenceChecker
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public static VerificationReport Verify(Model reference, Model candidate, VerifyOptions options, CancellationToken cancellation = default)
     {
+        ValidateOptions(options);
+        return new VerificationRun(reference, candidate, options, cancellation).Execute();
+    }
+
+    private static void ValidateOptions(VerifyOptions options)
+    {
         if (options.Trials < 1) throw new OnnxConvException(ExitCode.UsageError, $"--trials must be at least 1 (got {options.Trials})");
         if (options.Rtol is < 0 || options.Rtol is double r && double.IsNaN(r)) throw new OnnxConvException(ExitCode.UsageError, $"--rtol must be a non-negative number (got {options.Rtol})");
         if (options.Atol is < 0 || options.Atol is double a && double.IsNaN(a)) throw new OnnxConvException(ExitCode.UsageError, $"--atol must be a non-negative number (got {options.Atol})");
-        return new VerificationRun(reference, candidate, options, cancellation).Execute();
     }
 }
 
+/// <summary>One verification: sessions, the trials' runs and the verdict. Planning, pairing, judging and localising live in their own classes.</summary>
 internal sealed class VerificationRun(Model reference, Model candidate, VerifyOptions options, CancellationToken cancellation)
 {
-    /// <summary>Tolerances of the ONNX backend test runner, used for stored outputs unless --rtol/--atol are given.</summary>
-    private const double StoredRtol = 1e-3, StoredAtol = 1e-7;
-
     private readonly string _referenceLabel = options.ReferenceLabel ?? Label(reference, "reference");
     private readonly string _candidateLabel = options.CandidateLabel ?? Label(candidate, "candidate");
     private readonly List<string> _problems = [];
     private readonly List<string> _notes = [];
+    private readonly List<string> _runtimeMessages = [];
     private readonly List<TrialResult> _trials = [];
-    private List<PreActivation> _preActivations = [];
+    private ModelPairing _pairing = null!;
+    private TrialComparison _judge = null!;
+    private string? _nondeterministic;
     private List<(string Name, HostTensor Tensor)>? _localizeFeeds;
     private int _localizeTrial;
 
@@ -58,73 +73,104 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
 
     public VerificationReport Execute()
     {
-        List<(string Reference, string Candidate)> outputs;
+        CoverageResult? coverage = null;
         try
         {
             var plan = InputPlan.Create(reference, options, _referenceLabel);
-            outputs = PairOutputs();
-            _preActivations = FindPreActivations(outputs);
-            var candidateInputs = CheckCandidateInputs(plan);
-            var (referenceSession, candidateSession) = CreateSessions();
+            _pairing = ModelPairing.Create(reference, candidate, options, plan);
+            if (_pairing.NothingInCommon is { } unrelated)
+                return Report(ExitCode.VerificationFoundDifference, [unrelated, .. _pairing.Problems]);
+            _problems.AddRange(_pairing.Problems);
+            _judge = new TrialComparison(reference, options, _pairing);
+            var tracked = TrackedNodes();
+            using var profile = tracked.Count > 0 ? new ProfileFolder() : null;
+            var (referenceSession, candidateSession) = CreateSessions(profile);
             using var disposeReference = referenceSession;
             using var disposeCandidate = candidateSession;
             if (options.TestDataDirectory is { } directory)
-                RunTestData(plan, TestDataSets.Discover(directory), referenceSession, candidateSession, outputs, candidateInputs);
+                RunTestData(plan, TestDataSets.Discover(directory), referenceSession, candidateSession);
             else
-                RunRandomTrials(plan, referenceSession, candidateSession, outputs, candidateInputs);
+                RunScheduledTrials(plan, referenceSession, candidateSession);
+            if (tracked.Count > 0) coverage = ExecutionCoverage.Summarize(tracked, ExecutionCoverage.ExecutedNodes(candidateSession));
         }
         catch (RuntimeFailure e)
         {
+            if (e.InnerException is OnnxRuntimeException runtime) _runtimeMessages.Add(runtime.Message);
             return Report(ExitCode.VerificationCouldNotRun, [e.Message]);
         }
+        return Verdict(coverage);
+    }
 
+    private VerificationReport Verdict(CoverageResult? coverage)
+    {
+        if (_nondeterministic is { } output)
+            return Report(ExitCode.VerificationCouldNotRun, [$"not verified: the reference is not deterministic (output '{output}' differs between two runs on the same inputs)"], null, coverage, notVerified: true);
         LocalizationResult? localization = options.Localize && _localizeFeeds is not null ? Localize(_localizeFeeds) : null;
-
         bool passed = _problems.Count == 0 && _trials.All(t => t.Passed);
         if (!passed)
         {
-            foreach (var trial in _trials) DescribeFailures(trial);
-            return Report(ExitCode.VerificationFoundDifference, _problems, localization);
+            foreach (var trial in _trials) _problems.AddRange(_judge.DescribeFailures(trial));
+            return Report(ExitCode.VerificationFoundDifference, _problems, localization, coverage);
         }
         if (_trials.Sum(t => t.Outputs.Sum(o => o.FiniteElements)) == 0)
         {
-            string why = outputs.Count == 0 ? $"{_referenceLabel} has no outputs"
+            string why = _pairing.Outputs.Count == 0 ? $"{_referenceLabel} has no outputs"
                 : _trials.Sum(t => t.Outputs.Sum(o => o.Elements)) == 0 ? "every output was empty in every trial"
                 : "every output element was NaN or infinite in both models";
-            return Report(ExitCode.VerificationCouldNotRun, [$"nothing was compared: {why}"], localization);
+            return Report(ExitCode.VerificationCouldNotRun, [$"nothing was compared: {why}"], localization, coverage);
         }
-        return Report(ExitCode.Ok, [], localization);
+        if (localization?.FirstDivergence is { } diverging)
+            return Report(ExitCode.VerificationFoundDifference,
+                [$"outputs agree, but '{diverging.Name}'{(diverging.CandidateName is { } other ? $" (candidate '{other}')" : "")} diverges on trial {localization.Trial}: {TrialComparison.DescribeMismatch(diverging)}"],
+                localization, coverage);
+        if (coverage is { NeverRan.Count: > 0 } && !options.AllowUnexecuted)
+            return Report(ExitCode.VerificationCouldNotRun,
+                [$"not verified: {coverage.NeverRan.Count} of {VerificationReport.Plural(coverage.Tracked, "rewritten node")} never ran in any trial: {string.Join(", ", coverage.NeverRan.Select(n => $"'{n}'"))}"],
+                localization, coverage, notVerified: true);
+        return Report(ExitCode.Ok, [], localization, coverage);
     }
 
-    private VerificationReport Report(ExitCode code, IReadOnlyList<string> problems, LocalizationResult? localization = null) => new()
+    private VerificationReport Report(ExitCode code, IReadOnlyList<string> problems, LocalizationResult? localization = null, CoverageResult? coverage = null,
+        bool notVerified = false) => new()
     {
+        NotVerified = notVerified,
         Reference = _referenceLabel,
         Candidate = _candidateLabel,
         ExitCode = code,
         Problems = problems.Distinct().ToList(),
         Notes = _notes,
+        RuntimeMessages = _runtimeMessages,
         Trials = _trials,
         Localization = localization,
+        Coverage = coverage,
         Engine = $"ONNX Runtime {OrtRuntime.Version} (CPU, graph optimisations off, 1 intra-op thread)",
         Seed = options.Seed,
         Rtol = options.Rtol,
         Atol = options.Atol,
     };
 
+    /// <summary>The created nodes the candidate still has that ONNX Runtime runs as kernels (it turns Constant nodes into initializers).</summary>
+    private List<string> TrackedNodes()
+    {
+        if (options.CreatedNodes.Count == 0) return [];
+        var present = candidate.AllNodes().Where(n => !(n.IsOnnxDomain && n.OpType == "Constant")).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        return options.CreatedNodes.Where(present.Contains).Distinct().ToList();
+    }
+
     /// <summary>
     /// Both sessions, built concurrently: serialising and loading a model into ONNX Runtime is most of
     /// verify's cost and the two are independent. Each session still runs with one intra-op thread.
     /// </summary>
-    private (InferenceSession Reference, InferenceSession Candidate) CreateSessions()
+    private (InferenceSession Reference, InferenceSession Candidate) CreateSessions(ProfileFolder? profile)
     {
         var referenceTask = Task.Run(() => OrtRuntime.CreateSession(reference, SessionSettings.Verification, _referenceLabel,
-            _preActivations.Select(p => p.Reference).ToList()));
+            _pairing.PreActivations.Select(p => p.Reference).ToList()));
         InferenceSession? candidateSession = null;
         Exception? candidateError = null;
         try
         {
-            candidateSession = OrtRuntime.CreateSession(candidate, SessionSettings.Verification, _candidateLabel,
-                _preActivations.Select(p => p.Candidate).ToList());
+            var settings = profile is null ? SessionSettings.Verification : SessionSettings.Verification with { ProfilePrefix = profile.Prefix };
+            candidateSession = OrtRuntime.CreateSession(candidate, settings, _candidateLabel, _pairing.PreActivations.Select(p => p.Candidate).ToList());
         }
         catch (Exception e)
         {
@@ -149,73 +195,30 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         return (referenceSession, candidateSession!);
     }
 
-    /// <summary>Reference output name → candidate output name, in reference order; structural differences become problems.</summary>
-    private List<(string Reference, string Candidate)> PairOutputs()
+    private void RunScheduledTrials(InputPlan plan, InferenceSession referenceSession, InferenceSession candidateSession)
     {
-        var candidateNames = candidate.Graph.Outputs.Select(v => v.Name).ToList();
-        var pairs = new List<(string, string)>();
-        foreach (var output in reference.Graph.Outputs)
+        int randomTrials = options.Trials;
+        if (plan.IsFullyFixed && randomTrials > 1)
         {
-            string mapped = options.NameMap?.GetValueOrDefault(output.Name) ?? output.Name;
-            if (candidateNames.Contains(mapped)) pairs.Add((output.Name, mapped));
-            else _problems.Add($"output '{output.Name}' of the reference is missing from the candidate");
-        }
-        var paired = pairs.Select(p => p.Item2).ToHashSet(StringComparer.Ordinal);
-        foreach (string name in candidateNames.Where(n => !paired.Contains(n)))
-            _problems.Add($"the candidate has an extra output '{name}'");
-        var candidateOrder = candidateNames.Where(paired.Contains).ToList();
-        if (!candidateOrder.SequenceEqual(pairs.Select(p => p.Item2)))
-            _problems.Add($"the outputs are in a different order: reference ({string.Join(", ", pairs.Select(p => p.Item1))}), candidate ({string.Join(", ", candidateOrder)})");
-        return pairs;
-    }
-
-    /// <summary>The inputs to feed the candidate; a missing, extra or differently typed input is a problem.</summary>
-    private HashSet<string> CheckCandidateInputs(InputPlan plan)
-    {
-        var fed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var input in plan.Inputs)
-        {
-            var value = candidate.Graph.Inputs.FirstOrDefault(v => v.Name == input.Name);
-            if (value is null)
-            {
-                _problems.Add($"the candidate has no input '{input.Name}'");
-                continue;
-            }
-            if (value.ElementType is { } type && type != input.ElementType)
-                _problems.Add($"input '{input.Name}' is {ElementKinds.Name(input.ElementType)} in the reference, {ElementKinds.Name(type)} in the candidate");
-            fed.Add(input.Name);
-        }
-        foreach (var value in candidate.Graph.Inputs.Where(v => !v.IsInitializer && !fed.Contains(v.Name) && plan.Inputs.All(i => i.Name != v.Name)))
-            _problems.Add($"the candidate needs an input '{value.Name}' that the reference does not have");
-        return fed;
-    }
-
-    private void RunRandomTrials(InputPlan plan, InferenceSession referenceSession, InferenceSession candidateSession,
-        List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs)
-    {
-        int trials = options.Trials;
-        if (plan.IsFullyFixed && trials > 1)
-        {
-            _notes.Add($"every input is fixed (no random data, no free dims), so one trial is run instead of {trials}");
-            trials = 1;
+            _notes.Add($"every input is fixed (no random data, no free dims), so one trial is run instead of {randomTrials}");
+            randomTrials = 1;
         }
         Dictionary<string, long>? firstThatRan = null;
-        for (int trial = 0; trial < trials; trial++)
+        foreach (var spec in plan.Schedule(randomTrials))
         {
             cancellation.ThrowIfCancellationRequested();
-            var planned = plan.PlannedDims(trial);
             var rejections = new List<string>();
             string? firstError = null;
             List<(TrialInput Info, HostTensor Tensor)>? feeds = null;
             RunOutputs? referenceOutputs = null;
             Dictionary<string, long>? used = null;
             CandidateRun? candidateRun = null;
-            foreach (var (dims, why) in new[] { (planned, (string?)null) }.Concat(plan.Fallbacks(planned, firstThatRan).Select(f => (f.Dims, (string?)f.Why))))
+            foreach (var (dims, why) in new[] { (spec.Dims, (string?)null) }.Concat(plan.Fallbacks(spec.Dims, firstThatRan).Select(f => (f.Dims, (string?)f.Why))))
             {
-                var attempt = plan.MakeFeeds(trial, dims);
+                var attempt = plan.MakeFeeds(spec, dims);
                 try
                 {
-                    (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, attempt, outputs, candidateInputs);
+                    (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, attempt);
                     if (why is not null) rejections.Add($"used {FormatDims(dims)} ({why})");
                     feeds = attempt;
                     used = dims;
@@ -223,7 +226,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                 }
                 catch (OnnxRuntimeException e)
                 {
-                    string message = OrtRuntime.FirstLine(e.Message);
+                    string message = RuntimeMessage(e);
                     firstError ??= $"ONNX Runtime cannot run {_referenceLabel} on {DescribeFeeds(attempt)}: {message}";
                     rejections.Add($"ONNX Runtime rejected {(dims.Count > 0 ? FormatDims(dims) : DescribeFeeds(attempt))}: {message}");
                     if (plan.FreeDims.Count == 0) break;
@@ -234,19 +237,29 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                 string hint = plan.FreeDims.Count > 0
                     ? $"; fix the free dims ({string.Join(", ", plan.FreeDims.Select(f => f.Key))}) with --shape, or give inputs with --value/--input"
                     : "; give working inputs with --value or --input";
-                if (trial == 0) throw new RuntimeFailure(firstError + hint);
-                _notes.Add($"trial {trial + 1} skipped: {firstError}");
+                if (spec.Index == 0) throw new RuntimeFailure(firstError + hint);
+                _notes.Add($"trial {spec.Index + 1} ({spec.Source}) skipped: {firstError}");
                 continue;
             }
-            firstThatRan ??= used;
+            if (firstThatRan is null)
+            {
+                firstThatRan = used;
+                CheckDeterminism(referenceSession, feeds!, referenceOutputs);
+            }
             using (referenceOutputs)
             using (candidateRun)
-                _trials.Add(CompareTrial(trial, "random", feeds!, used!, rejections, referenceOutputs, candidateRun!, outputs, storedOutputs: null));
+                AddTrial(_judge.Compare(_trials.Count + 1, spec.Source, feeds!, used!, rejections, referenceOutputs, candidateRun!, storedOutputs: null), feeds!);
         }
     }
 
-    private void RunTestData(InputPlan plan, List<TestDataSet> sets, InferenceSession referenceSession, InferenceSession candidateSession,
-        List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs)
+    /// <summary>Runs the reference a second time on the first trial's inputs: a model that differs from itself cannot vouch for a candidate.</summary>
+    private void CheckDeterminism(InferenceSession referenceSession, List<(TrialInput Info, HostTensor Tensor)> feeds, RunOutputs first)
+    {
+        using var again = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), _pairing.ReferenceFetches, cancellation);
+        _nondeterministic ??= _judge.FirstNondeterministicOutput(first, again);
+    }
+
+    private void RunTestData(InputPlan plan, List<TestDataSet> sets, InferenceSession referenceSession, InferenceSession candidateSession)
     {
         var positional = reference.Graph.Inputs.Where(v => !v.IsInitializer).Select(v => v.Name).ToList();
         var inputNames = reference.Graph.Inputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
@@ -274,16 +287,28 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             CandidateRun candidateRun;
             try
             {
-                (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, feeds, outputs, candidateInputs);
+                (referenceOutputs, candidateRun) = RunBoth(referenceSession, candidateSession, feeds);
             }
             catch (OnnxRuntimeException e)
             {
-                throw new RuntimeFailure($"ONNX Runtime cannot run {_referenceLabel} on {set.Name} ({DescribeFeeds(feeds)}): {OrtRuntime.FirstLine(e.Message)}", e);
+                throw new RuntimeFailure($"ONNX Runtime cannot run {_referenceLabel} on {set.Name} ({DescribeFeeds(feeds)}): {RuntimeMessage(e)}", e);
             }
+            if (index == 0) CheckDeterminism(referenceSession, feeds, referenceOutputs);
             using (referenceOutputs)
             using (candidateRun)
-                _trials.Add(CompareTrial(index, set.Name, feeds, new Dictionary<string, long>(), [], referenceOutputs, candidateRun, outputs, set));
+                AddTrial(_judge.Compare(index + 1, set.Name, feeds, new Dictionary<string, long>(), [], referenceOutputs, candidateRun, set), feeds);
         }
+    }
+
+    /// <summary>Records a trial; the first trial with a difference (else the first trial) gives --localize its inputs.</summary>
+    private void AddTrial(TrialResult result, List<(TrialInput Info, HostTensor Tensor)> feeds)
+    {
+        if (_localizeFeeds is null || !result.Passed && _trials.All(t => t.Passed))
+        {
+            _localizeFeeds = feeds.Select(f => (f.Info.Name, f.Tensor)).ToList();
+            _localizeTrial = result.Number;
+        }
+        _trials.Add(result);
     }
 
     /// <summary>
@@ -291,10 +316,10 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
     /// Throws the reference's ORT error (after the candidate's run has finished and been released).
     /// </summary>
     private (RunOutputs Reference, CandidateRun Candidate) RunBoth(InferenceSession referenceSession, InferenceSession candidateSession,
-        List<(TrialInput Info, HostTensor Tensor)> feeds, List<(string Reference, string Candidate)> outputs, HashSet<string> candidateInputs)
+        List<(TrialInput Info, HostTensor Tensor)> feeds)
     {
-        var candidateFeeds = feeds.Where(f => candidateInputs.Contains(f.Info.Name)).Select(f => (f.Info.Name, f.Tensor)).ToList();
-        var candidateFetches = outputs.Select(o => o.Candidate).Concat(_preActivations.Select(p => p.Candidate)).ToList();
+        var candidateFeeds = feeds.Where(f => _pairing.CandidateInputs.Contains(f.Info.Name)).Select(f => (f.Info.Name, f.Tensor)).ToList();
+        var candidateFetches = _pairing.CandidateFetches;
         var candidateTask = Task.Run(() =>
         {
             try
@@ -303,13 +328,13 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             }
             catch (OnnxRuntimeException e)
             {
-                return new CandidateRun(null, OrtRuntime.FirstLine(e.Message));
+                return new CandidateRun(null, RuntimeMessage(e));
             }
         });
         RunOutputs? referenceOutputs = null;
         try
         {
-            referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), ReferenceFetches(outputs), cancellation);
+            referenceOutputs = SessionRunner.Run(referenceSession, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), _pairing.ReferenceFetches, cancellation);
             return (referenceOutputs, candidateTask.GetAwaiter().GetResult());
         }
         catch
@@ -321,142 +346,11 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         }
     }
 
-    private TrialResult CompareTrial(int trial, string source, List<(TrialInput Info, HostTensor Tensor)> feeds, Dictionary<string, long> dims,
-        List<string> rejections, RunOutputs referenceOutputs, CandidateRun candidateRun,
-        List<(string Reference, string Candidate)> outputs, TestDataSet? storedOutputs)
+    /// <summary>ORT's message as one line for the report; the raw text is kept for --verbose.</summary>
+    private string RuntimeMessage(OnnxRuntimeException e)
     {
-        var comparisons = new List<OutputComparison>();
-        var preActivations = new List<OutputComparison>();
-        string? candidateFailure = candidateRun.Failure;
-        if (candidateRun.Outputs is { } candidateOutputs)
-        {
-            foreach (var (referenceName, candidateName) in outputs)
-            {
-                var a = referenceOutputs.Get(referenceName);
-                var b = candidateOutputs.Get(candidateName);
-                comparisons.Add(TensorComparer.Compare(referenceName, candidateName, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol));
-            }
-            foreach (var pre in _preActivations)
-            {
-                var a = referenceOutputs.Get(pre.Reference);
-                var b = candidateOutputs.Get(pre.Candidate);
-                preActivations.Add(TensorComparer.Compare(pre.Reference, pre.Candidate, a.ElementType, a.Shape, a.Raw, b.ElementType, b.Shape, b.Raw, options.Rtol, options.Atol)
-                    with { Role = $"input of {pre.Activation} producing output '{pre.Output}'" });
-            }
-        }
-        else
-        {
-            foreach (var (referenceName, candidateName) in outputs)
-            {
-                var a = referenceOutputs.Get(referenceName);
-                comparisons.Add(TensorComparer.Missing(referenceName, candidateName, ElementKinds.Name(a.ElementType), a.Shape, "the candidate failed to run"));
-            }
-        }
-
-        var stored = storedOutputs is null ? [] : CompareStored(storedOutputs, referenceOutputs, outputs);
-        var result = new TrialResult
-        {
-            Number = trial + 1,
-            Source = source,
-            Inputs = feeds.Select(f => f.Info).ToList(),
-            FreeDims = dims,
-            Fallbacks = rejections,
-            Outputs = comparisons,
-            PreActivations = preActivations,
-            StoredOutputs = stored,
-            CandidateFailure = candidateFailure,
-        };
-        bool differs = !result.Passed;
-        if (_localizeFeeds is null || differs && _trials.All(t => t.Passed))
-        {
-            _localizeFeeds = feeds.Select(f => (f.Info.Name, f.Tensor)).ToList();
-            _localizeTrial = trial + 1;
-        }
-        return result;
-    }
-
-    private List<OutputComparison> CompareStored(TestDataSet set, RunOutputs referenceOutputs, List<(string Reference, string Candidate)> outputs)
-    {
-        var results = new List<OutputComparison>();
-        var names = reference.Graph.Outputs.Select(v => v.Name).ToList();
-        for (int i = 0; i < set.OutputFiles.Count; i++)
-        {
-            var (storedName, expected) = TensorFiles.ReadTensorProto(set.OutputFiles[i]);
-            string name = storedName.Length > 0 && names.Contains(storedName) ? storedName
-                : i < names.Count ? names[i]
-                : throw new OnnxConvException(ExitCode.UsageError, $"{set.OutputFiles[i]}: the model has only {names.Count} outputs");
-            string label = $"{set.Name}/{Path.GetFileName(set.OutputFiles[i])}";
-            if (outputs.All(o => o.Reference != name))
-            {
-                results.Add(TensorComparer.Missing(name, label, ElementKinds.Name(expected.ElementType), expected.Shape, "not produced"));
-                continue;
-            }
-            var actual = referenceOutputs.Get(name);
-            // Stored outputs are the expected values, so they play the reference role in the comparison.
-            results.Add(TensorComparer.Compare(name, label, expected.ElementType, expected.Shape, expected.Data,
-                actual.ElementType, actual.Shape, actual.Raw, options.Rtol ?? StoredRtol, options.Atol ?? StoredAtol));
-        }
-        return results;
-    }
-
-    private void DescribeFailures(TrialResult trial)
-    {
-        if (trial.CandidateFailure is not null)
-            _problems.Add($"trial {trial.Number}: the candidate failed on inputs the reference accepts: {trial.CandidateFailure}");
-        foreach (var output in trial.Outputs.Where(o => !o.Passed && trial.CandidateFailure is null))
-            _problems.Add($"trial {trial.Number}: output '{output.Name}' {DescribeMismatch(output)}");
-        foreach (var pre in trial.PreActivations.Where(o => !o.Passed))
-        {
-            string output = _preActivations.First(p => p.Reference == pre.Name).Output;
-            bool outputAgrees = trial.Outputs.FirstOrDefault(o => o.Name == output)?.Passed == true;
-            _problems.Add($"trial {trial.Number}: '{pre.Name}', the {pre.Role}, {DescribeMismatch(pre)}"
-                + (outputAgrees ? $" (the output itself agrees within tolerance: the activation saturates on these inputs)" : ""));
-        }
-        foreach (var output in trial.StoredOutputs.Where(o => !o.Passed))
-            _problems.Add($"trial {trial.Number}: the reference's output '{output.Name}' differs from the stored {output.CandidateName ?? output.Name}: {DescribeMismatch(output)}");
-    }
-
-    private List<string> ReferenceFetches(List<(string Reference, string Candidate)> outputs) =>
-        outputs.Select(o => o.Reference).Concat(_preActivations.Select(p => p.Reference)).ToList();
-
-    private static readonly HashSet<string> SaturatingActivations = new(StringComparer.Ordinal)
-    {
-        "Sigmoid", "HardSigmoid", "Tanh", "Softsign", "Softmax", "Clip",
-    };
-
-    private static readonly HashSet<string> LayoutOps = new(StringComparer.Ordinal)
-    {
-        "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity",
-    };
-
-    /// <summary>For outputs that end in a saturating activation, the activation's input when both models have it.</summary>
-    private List<PreActivation> FindPreActivations(List<(string Reference, string Candidate)> outputs)
-    {
-        var found = new List<PreActivation>();
-        var outputNames = reference.Graph.Outputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var (referenceName, _) in outputs)
-        {
-            var node = reference.Graph.Find(referenceName)?.Producer;
-            while (node is { IsOnnxDomain: true } && LayoutOps.Contains(node.OpType) && node.Input(0)?.Producer is { } upstream)
-                node = upstream;
-            if (node is not { IsOnnxDomain: true } || !SaturatingActivations.Contains(node.OpType)) continue;
-            if (node.Input(0) is not { Producer: not null } input || outputNames.Contains(input.Name) || !ReferenceEquals(input.Graph, reference.Graph)) continue;
-            string candidateName = options.NameMap?.GetValueOrDefault(input.Name) ?? input.Name;
-            if (candidate.Graph.Find(candidateName) is not { Producer: not null } || candidate.Graph.Outputs.Any(v => v.Name == candidateName)) continue;
-            if (found.Any(f => f.Reference == input.Name)) continue;
-            found.Add(new PreActivation(referenceName, node.OpType, input.Name, candidateName));
-        }
-        return found;
-    }
-
-    internal static string DescribeMismatch(OutputComparison output)
-    {
-        if (output.Problem is not null) return output.Problem;
-        var parts = new List<string>();
-        if (output.Mismatches > 0)
-            parts.Add($"{output.Mismatches} of {output.Elements} elements outside atol {Format.Number(output.Atol)} + rtol {Format.Number(output.Rtol)}·|a| (max abs error {Format.Number(output.MaxAbsError)}, max rel error {Format.Number(output.MaxRelError)})");
-        if (output.NanInfMismatches > 0) parts.Add($"{output.NanInfMismatches} NaN/Inf mismatches");
-        return string.Join("; ", parts);
+        lock (_runtimeMessages) _runtimeMessages.Add(e.Message);
+        return OrtRuntime.FirstLine(e.Message);
     }
 
     internal static string FormatDims(IReadOnlyDictionary<string, long> dims) =>
@@ -477,9 +371,6 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
         }
     }
 }
-
-/// <summary>The input of a saturating activation that produces <see cref="Output"/>, compared alongside it.</summary>
-internal sealed record PreActivation(string Output, string Activation, string Reference, string Candidate);
 
 /// <summary>The candidate's run on one trial's inputs: its outputs, or ORT's message when it failed.</summary>
 internal sealed record CandidateRun(RunOutputs? Outputs, string? Failure) : IDisposable

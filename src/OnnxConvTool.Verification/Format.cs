@@ -15,5 +15,14 @@ internal static class Format
             : value.ToString("0.##e+00", CultureInfo.InvariantCulture);
     }
 
+    /// <summary><paramref name="value"/> (positive) rounded up to two significant digits, so a suggested tolerance still holds.</summary>
+    public static double RoundUp(double value)
+    {
+        if (value <= 0 || !double.IsFinite(value)) return value;
+        double unit = Math.Pow(10, Math.Floor(Math.Log10(value)) - 1);
+        // The factor keeps a value that is already two digits from rounding below itself through the division.
+        return Math.Ceiling(value / unit * (1 + 1e-12)) * unit;
+    }
+
     public static string Shape(IReadOnlyList<long> shape) => "[" + string.Join(",", shape) + "]";
 }

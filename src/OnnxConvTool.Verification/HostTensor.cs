@@ -58,6 +58,16 @@ public sealed class HostTensor
     /// Seeded random data: floating types uniform in [-1, 1), integer types uniform in
     /// {0, 1, 2, 3} (small and non-negative, so index-like inputs stay in range), bools half true.
     /// </summary>
+    /// <summary>A tensor whose element i is <paramref name="valueAt"/>(i), converted to <paramref name="type"/>.</summary>
+    public static HostTensor Generate(DataType type, long[] shape, Func<long, double> valueAt)
+    {
+        long count = ElementCountOf(shape);
+        int size = ElementKinds.ByteSize(type);
+        var data = new byte[count * size];
+        for (long i = 0; i < count; i++) ElementKinds.Write(type, data.AsSpan((int)(i * size), size), valueAt(i));
+        return new HostTensor(type, shape, data);
+    }
+
     public static HostTensor Random(DataType type, long[] shape, Random random)
     {
         long count = ElementCountOf(shape);

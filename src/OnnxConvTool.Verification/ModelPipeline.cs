@@ -74,7 +74,13 @@ public static class ModelPipeline
             // The reference is read again from the file, which the transform never touched.
             var reference = ModelReader.Load(request.InputPath);
             verification = EquivalenceChecker.Verify(reference, candidate,
-                verify with { NameMap = transform.ValueNameMap, ReferenceLabel = request.InputPath, CandidateLabel = request.OutputPath }, cancellation);
+                verify with
+                {
+                    NameMap = transform.ValueNameMap,
+                    CreatedNodes = transform.CreatedNodes.Select(n => n.NodeName).ToList(),
+                    ReferenceLabel = request.InputPath,
+                    CandidateLabel = request.OutputPath,
+                }, cancellation);
         }
         var verifyTime = clock.Elapsed - transformTime;
 

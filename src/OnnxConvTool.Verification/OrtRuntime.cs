@@ -18,6 +18,9 @@ public enum OptimizationLevel
 /// <summary>Session settings for one run of ONNX Runtime's CPU provider.</summary>
 public sealed record SessionSettings(OptimizationLevel Optimization = OptimizationLevel.None, int IntraOpThreads = 1)
 {
+    /// <summary>When set, ONNX Runtime's profiler records every node run to a file with this path prefix (its folder is created).</summary>
+    internal string? ProfilePrefix { get; init; }
+
     /// <summary>The settings <c>verify</c> uses for both models: no optimisation, one intra-op thread.</summary>
     public static SessionSettings Verification { get; } = new();
 }
@@ -67,7 +70,7 @@ internal static partial class OrtRuntime
     public static SessionOptions CreateOptions(SessionSettings settings)
     {
         _ = Environment;
-        return new SessionOptions
+        var options = new SessionOptions
         {
             GraphOptimizationLevel = settings.Optimization switch
             {
@@ -81,6 +84,13 @@ internal static partial class OrtRuntime
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
+        if (settings.ProfilePrefix is { } prefix)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(prefix)!);
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = prefix;
+        }
+        return options;
     }
 
     /// <summary>
@@ -116,8 +126,9 @@ internal static partial class OrtRuntime
     private static InferenceSession CreateFromTemporaryFile(Model model, SessionOptions options)
     {
         Interlocked.Increment(ref TemporaryFileSessions);
-        string folder = Path.Combine(Path.GetTempPath(), "onnxconv-verify-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
+        // A new folder only this user can enter, deleted even when an interrupt abandons the session build.
+        string folder = Directory.CreateTempSubdirectory("onnxconv-verify-").FullName;
+        TempFiles.TrackFolder(folder);
         try
         {
             string path = Path.Combine(folder, "model.onnx");
@@ -126,9 +137,7 @@ internal static partial class OrtRuntime
         }
         finally
         {
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
+            TempFiles.DeleteFolder(folder);
         }
     }
 

@@ -5,9 +5,9 @@ namespace OnnxConvTool.Verification;
 
 public sealed partial class VerificationReport
 {
-    private string ToleranceText => Rtol is null && Atol is null
-        ? "by element type (float32 rtol 1e-4 atol 1e-5; float16 1e-2/1e-3; bfloat16 2e-2/1e-2; float64 1e-10/1e-12; integers and bool exact)"
-        : $"rtol {(Rtol is { } r ? Format.Number(r) : "default")}, atol {(Atol is { } a ? Format.Number(a) : "default")}";
+    private string ToleranceText => "|a-b| <= atol + rtol*max(|a|, " + Format.Number(TensorComparer.ScaleFloor) + "*rms(a)); " + (Rtol is null && Atol is null
+        ? "by element type (float32 rtol 1e-4 atol 1e-5; float16 1e-2/1e-3; bfloat16 2e-2/1e-2; float64 1e-10/1e-12); integers and bool exact"
+        : $"rtol {(Rtol is { } r ? Format.Number(r) : "default")}, atol {(Atol is { } a ? Format.Number(a) : "default")}; integers and bool exact");
 
     public string RenderText()
     {
@@ -28,6 +28,7 @@ public sealed partial class VerificationReport
             if (trial.StoredOutputs.Count > 0) AppendComparisons(text, "  reference vs stored", trial.StoredOutputs);
         }
         if (Localization is { } localization) text.Append('\n').Append("localize: ").Append(LocalizationText(localization)).Append('\n');
+        if (Coverage is { } coverage) text.Append('\n').Append("coverage: ").Append(CoverageLine(coverage)).Append('\n');
         if (Notes.Count > 0 || Problems.Count > 1) text.Append('\n');
         foreach (string note in Notes) text.Append("note: ").Append(note).Append('\n');
         if (Problems.Count > 1)
@@ -60,13 +61,17 @@ public sealed partial class VerificationReport
         table.AppendTo(text);
     }
 
+    private static string CoverageLine(CoverageResult coverage) =>
+        $"{coverage.Ran} of {Plural(coverage.Tracked, "rewritten node")} ran in at least one trial"
+        + (coverage.NeverRan.Count > 0 ? $"; never ran: {string.Join(", ", coverage.NeverRan)}" : "");
+
     private static string LocalizationText(LocalizationResult result)
     {
         if (result.Failure is not null) return $"could not localize (trial {result.Trial}): {result.Failure}";
         if (result.FirstDivergence is not { } first)
             return $"{Plural(result.Compared, "shared intermediate")} compared on trial {result.Trial}; none diverges";
         string where = first.CandidateName is { } other ? $"'{first.Name}' (candidate '{other}')" : $"'{first.Name}'";
-        return $"first divergence at {where}{(result.Producer is { } p ? $", produced by {p}" : "")}: {VerificationRun.DescribeMismatch(first)}; "
+        return $"first divergence at {where}{(result.Producer is { } p ? $", produced by {p}" : "")}: {TrialComparison.DescribeMismatch(first)}; "
             + $"{result.Diverged} of {Plural(result.Compared, "shared intermediate")} diverge on trial {result.Trial}";
     }
 
@@ -80,6 +85,7 @@ public sealed partial class VerificationReport
         foreach (string note in Notes) md.Append("- note: ").Append(note).Append('\n');
         foreach (string problem in Problems) md.Append("- problem: ").Append(problem).Append('\n');
         if (Localization is { } localization) md.Append("- localize: ").Append(LocalizationText(localization)).Append('\n');
+        if (Coverage is { } coverage) md.Append("- coverage: ").Append(CoverageLine(coverage)).Append('\n');
         foreach (var trial in Trials)
         {
             md.Append("\n### ").Append(TrialHeading(trial)).Append("\n\n");
@@ -148,6 +154,7 @@ public sealed partial class VerificationReport
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            WriteCoverage(json, Coverage);
             if (Localization is not { } localization)
             {
                 json.WriteNull("localize");
@@ -175,6 +182,20 @@ public sealed partial class VerificationReport
         });
     }
 
+    private static void WriteCoverage(Utf8JsonWriter json, CoverageResult? coverage)
+    {
+        if (coverage is null)
+        {
+            json.WriteNull("coverage");
+            return;
+        }
+        json.WriteStartObject("coverage");
+        json.WriteNumber("tracked", coverage.Tracked);
+        json.WriteNumber("ran", coverage.Ran);
+        WriteStrings(json, "neverRan", coverage.NeverRan);
+        json.WriteEndObject();
+    }
+
     private static void WriteComparisons(Utf8JsonWriter json, string name, IReadOnlyList<OutputComparison> comparisons)
     {
         json.WriteStartArray(name);
@@ -197,6 +218,9 @@ public sealed partial class VerificationReport
         json.WriteNumber("finiteElements", c.FiniteElements);
         WriteNullableNumber(json, "rtol", c.Rtol);
         WriteNullableNumber(json, "atol", c.Atol);
+        json.WriteNumber("scale", c.Scale);
+        json.WriteNumber("propagatedAtol", c.PropagatedAtol);
+        json.WriteBoolean("exact", c.Exact);
         bool compared = c.Problem is null;
         WriteNullableNumber(json, "maxAbsError", compared ? c.MaxAbsError : null);
         WriteNullableNumber(json, "maxRelError", compared ? c.MaxRelError : null);

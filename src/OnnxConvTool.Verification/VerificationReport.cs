@@ -64,10 +64,17 @@ public sealed partial class VerificationReport
 
     public bool Equivalent => ExitCode == ExitCode.Ok;
 
+    /// <summary>
+    /// Exit 6 because the evidence is not enough, though both models ran: the reference differs from itself,
+    /// or a node the rewrite created ran in no trial.
+    /// </summary>
+    public bool NotVerified { get; init; }
+
     public string Verdict => ExitCode switch
     {
         ExitCode.Ok => "equivalent",
         ExitCode.VerificationFoundDifference => "different",
+        _ when NotVerified => "not verified",
         _ => "could not run",
     };
 
@@ -77,8 +84,14 @@ public sealed partial class VerificationReport
     /// <summary>Facts worth knowing that are not problems (fixed inputs, fallbacks taken).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>ONNX Runtime's messages in full, as it wrote them (the report quotes their first line); for --verbose.</summary>
+    public IReadOnlyList<string> RuntimeMessages { get; init; } = [];
+
     public IReadOnlyList<TrialResult> Trials { get; init; } = [];
     public LocalizationResult? Localization { get; init; }
+
+    /// <summary>Which of the rewrite's created nodes ran (when the caller named them), or null.</summary>
+    public CoverageResult? Coverage { get; init; }
 
     public required string Engine { get; init; }
     public int Seed { get; init; }
@@ -97,12 +110,15 @@ public sealed partial class VerificationReport
             string basis = $"{Plural(Trials.Count, "trial")}, {Plural(outputs, "output")}, {ComparedElements:N0} elements compared";
             return ExitCode switch
             {
-                ExitCode.Ok => $"equivalent: {basis}",
+                ExitCode.Ok => $"equivalent: {basis}{CoverageText}",
                 ExitCode.VerificationFoundDifference => $"different: {Problems.FirstOrDefault()}{(Problems.Count > 1 ? $" (and {Plural(Problems.Count - 1, "more problem")})" : "")} — {basis}",
+                _ when NotVerified => Problems.FirstOrDefault() ?? "not verified",
                 _ => $"could not run: {Problems.FirstOrDefault()}",
             };
         }
     }
+
+    private string CoverageText => Coverage is { } c ? $", {c.Ran} of {Plural(c.Tracked, "rewritten node")} ran" + (c.NeverRan.Count > 0 ? $" ({string.Join(", ", c.NeverRan.Select(n => $"'{n}'"))} never ran)" : "") : "";
 
     internal static string Plural(long count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

@@ -28,10 +28,10 @@ public sealed record VerifyOptions
 
     public int Seed { get; init; }
 
-    /// <summary>Relative tolerance for every output; null takes the default for each output's element type.</summary>
+    /// <summary>Relative tolerance for floating-point outputs (integer and bool outputs are compared exactly); null takes the default for each element type.</summary>
     public double? Rtol { get; init; }
 
-    /// <summary>Absolute tolerance for every output; null takes the default for each output's element type.</summary>
+    /// <summary>Absolute tolerance for floating-point outputs (integer and bool outputs are compared exactly); null takes the default for each element type.</summary>
     public double? Atol { get; init; }
 
     /// <summary>Also compare the intermediate tensors both models share and name the first that diverges.</summary>
@@ -39,6 +39,15 @@ public sealed record VerifyOptions
 
     /// <summary>Old value name → new value name, recorded by <c>rewrite</c>; used to pair intermediates and outputs.</summary>
     public IReadOnlyDictionary<string, string>? NameMap { get; init; }
+
+    /// <summary>
+    /// Names of the candidate's nodes that a rewrite created. Verification reports how many of them ran in
+    /// at least one trial; if one never ran, the verdict is "could not run" unless <see cref="AllowUnexecuted"/>.
+    /// </summary>
+    public IReadOnlyList<string> CreatedNodes { get; init; } = [];
+
+    /// <summary>Accept created nodes that no trial executed (they are still reported).</summary>
+    public bool AllowUnexecuted { get; init; }
 
     /// <summary>Display names for the two models in reports (default: their source paths).</summary>
     public string? ReferenceLabel { get; init; }

@@ -19,7 +19,7 @@ public sealed record FuzzResult(FuzzOutcome Outcome, string Detail);
 
 /// <summary>
 /// What the fuzz harness (tests/OnnxConvTool.Fuzz) runs on every input and the regression tests replay:
-/// load (which validates), shape inference, the audit in every output format, load→save→load (the second
+/// load (which validates), <c>inspect</c>'s summary, shape inference, the audit in every output format, load→save→load (the second
 /// save must be byte-identical to the first), and for every rule set (<see cref="RuleSets"/>) a rewrite
 /// validated after each step whose result must save, reload and infer. Any exception other than a
 /// documented refusal escapes: that is a finding.
@@ -27,14 +27,17 @@ public sealed record FuzzResult(FuzzOutcome Outcome, string Detail);
 public static class FuzzPipeline
 {
     /// <summary>
-    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules, then every catalogued rule
-    /// on its own, so a rule added to <see cref="RuleCatalog.All"/> is fuzzed without touching the harness.
+    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules (to a fixpoint where the target needs one), each fixpoint set
+    /// of <c>optimize</c> (fold, merge), then every catalogued rule on its own, so a rule added to
+    /// <see cref="RuleCatalog"/> is fuzzed without touching the harness.
     /// </summary>
-    public static IReadOnlyList<IReadOnlyList<IRewriteRule>> RuleSets()
+    public static IReadOnlyList<(IReadOnlyList<IRewriteRule> Rules, bool Fixpoint)> RuleSets()
     {
-        var sets = Enum.GetValues<RewriteTarget>().Select(RuleCatalog.ForTarget).ToList();
-        foreach (var rule in RuleCatalog.All.Select(e => e.Create()))
-            if (!sets.Any(s => s.Count == 1 && s[0].Id == rule.Id)) sets.Add([rule]);
+        var sets = Enum.GetValues<RewriteTarget>().Select(t => (Rules: RuleCatalog.ForTarget(t), Fixpoint: RuleCatalog.TargetRunsToFixpoint(t))).ToList();
+        foreach (string set in new[] { RuleCatalog.FoldSet, RuleCatalog.MergeSet })
+            if (RuleCatalog.Set(set).Count > 0) sets.Add((RuleCatalog.CreateFixpointSet(set), true));
+        foreach (var entry in RuleCatalog.All)
+            if (!sets.Any(s => s.Rules.Count == 1 && s.Rules[0].Id == entry.Id)) sets.Add(([entry.Create()], entry.Set != RuleCatalog.ConvertSet));
         return sets;
     }
 
@@ -63,6 +66,9 @@ public static class FuzzPipeline
     private static FuzzResult Process(string path, string scratchDirectory)
     {
         var model = ModelReader.Load(path);
+        var inspection = ModelInspection.Of(model, path);
+        inspection.ToText();
+        AuditJson.Serialize(inspection);
         ShapeInference.Run(model);
         var audit = Conv1x1Audit.Run(model, new AuditOptions { RewriteChecks = Conv1x1Checks.Rewrites() }, path);
         AuditFormatter.Table(audit);
@@ -75,10 +81,10 @@ public static class FuzzPipeline
             throw new InvalidOperationException($"load→save→load is not stable: the second save has {resaved.Length} bytes, the first {saved.Length}");
 
         int applied = 0;
-        foreach (var rules in RuleSets())
+        foreach (var (rules, fixpoint) in RuleSets())
         {
             var candidate = ModelReader.Load(path);
-            var result = RewriteDriver.Run(candidate, rules, new RewriteOptions { ValidateAfterEachRewrite = true });
+            var result = RewriteDriver.Run(candidate, rules, new RewriteOptions { ValidateAfterEachRewrite = true, Fixpoint = fixpoint });
             if (!result.Modified) continue;
             applied += result.AppliedCount;
             string ids = string.Join(",", rules.Select(r => r.Id));

@@ -35,6 +35,7 @@ public static class AuditCommand
                 ShapeOverrides = overrides,
                 ComputeWeightRank = !parse.GetValue(noRank),
                 RewriteChecks = Conv1x1Checks.Rewrites(),
+                FusionChecks = Conv1x1Checks.Fusions(),
             }, path);
             string text = parse.GetValue(format) switch
             {

@@ -62,7 +62,7 @@ public static class OptimizeCommand
                 result.AddError("optimize --to takes matmul or gemm (conv would undo the folds' 1x1 convolutions; use rewrite --to conv).");
         });
         output.AddTo(command);
-        inputs.AddTo(command);
+        inputs.AddTo(command, coverage: true);
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string inputPath = parse.GetValue(model)!;
@@ -107,7 +107,7 @@ public static class OptimizeCommand
             ReportOutput.Write(context, parse.GetValue(report), text);
             if (run.Transform.CappedStage is { } capped)
                 context.Error.WriteLine($"onnxconv: {inputPath}: warning: the {capped.Name} rules stopped after {capped.Rewrite!.Visits} node visits with work left; some rules may be undoing each other");
-            return VerdictMessages.Report(context, inputPath, run.Verification, "optimized");
+            return VerdictMessages.Report(context, inputPath, run.Verification, "optimized", parse.GetValue(CommonOptions.Verbose));
         }));
         return command;
     }

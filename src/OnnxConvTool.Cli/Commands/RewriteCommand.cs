@@ -48,7 +48,7 @@ public static class RewriteCommand
             model, to, only, exclude, noVerify, format, report, CommonOptions.Verbose,
         };
         output.AddTo(command);
-        inputs.AddTo(command);
+        inputs.AddTo(command, coverage: true);
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string inputPath = parse.GetValue(model)!;
@@ -81,7 +81,7 @@ public static class RewriteCommand
                 _ => summary.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
-            return VerdictMessages.Report(context, inputPath, run.Verification, "rewritten");
+            return VerdictMessages.Report(context, inputPath, run.Verification, "rewritten", parse.GetValue(CommonOptions.Verbose));
         }));
         return command;
     }

@@ -7,7 +7,7 @@ namespace OnnxConvTool.Cli.Commands;
 /// <summary>
 /// <c>onnxconv verify REFERENCE CANDIDATE</c>: runs both models with ONNX Runtime (optimisations off) on
 /// the same inputs and compares every output. Exit 0 equivalent, 1 different, 2 usage, 3 a model is
-/// rejected, 6 ONNX Runtime cannot run a model on the inputs.
+/// rejected, 6 ONNX Runtime cannot run a model on the inputs, or the reference is not deterministic.
 /// </summary>
 public static class VerifyCommand
 {
@@ -42,7 +42,7 @@ public static class VerifyCommand
                 _ => result.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
-            if (result.ExitCode == ExitCode.VerificationCouldNotRun) context.Error.WriteLine($"onnxconv: {result.Problems.FirstOrDefault()}");
+            if (result.ExitCode == ExitCode.VerificationCouldNotRun) VerdictMessages.Problem(context, result, parse.GetValue(CommonOptions.Verbose), $"onnxconv: {result.Problems.FirstOrDefault()}");
             return (int)result.ExitCode;
         }));
         return command;

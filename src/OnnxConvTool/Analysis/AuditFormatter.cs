@@ -7,8 +7,14 @@ namespace OnnxConvTool.Analysis;
 /// <summary>Renders an <see cref="AuditReport"/> as an aligned text table or a GitHub markdown table, with totals.</summary>
 public static class AuditFormatter
 {
-    private static readonly string[] Headers =
+    private static readonly string[] BaseHeaders =
         ["node", "graph", "conv", "C→M", "group", "strides", "pads", "input", "output", "MACs", "share", "params", "weight", "rank", "role"];
+
+    private const string FusionsHeader = "fusions";
+
+    /// <summary>The columns: the base ones, plus which fold rules apply when fold rules were checked.</summary>
+    private static string[] Headers(AuditReport report) =>
+        report.Conv1x1.Any(r => r.Fusions is { Count: > 0 }) ? [.. BaseHeaders, FusionsHeader] : BaseHeaders;
 
     /// <summary>Columns whose numbers read better right-aligned.</summary>
     private static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
@@ -19,11 +25,12 @@ public static class AuditFormatter
         text.Append(Title(report)).Append("\n\n");
         if (report.Conv1x1.Count > 0)
         {
-            var rows = report.Conv1x1.Select(Cells).ToList();
-            var widths = Headers.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
-            AppendAligned(text, Headers, widths);
-            AppendAligned(text, widths.Select(w => new string('-', w)).ToArray(), widths);
-            foreach (var row in rows) AppendAligned(text, row, widths);
+            var headers = Headers(report);
+            var rows = report.Conv1x1.Select(r => Cells(r, headers.Length)).ToList();
+            var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
+            AppendAligned(text, headers, headers, widths);
+            AppendAligned(text, headers, widths.Select(w => new string('-', w)).ToArray(), widths);
+            foreach (var row in rows) AppendAligned(text, headers, row, widths);
             text.Append('\n');
         }
         foreach (var line in TotalLines(report)) text.Append(line).Append('\n');
@@ -36,10 +43,11 @@ public static class AuditFormatter
         text.Append("### ").Append(EscapeMarkdown(Title(report))).Append("\n\n");
         if (report.Conv1x1.Count > 0)
         {
-            text.Append("| ").Append(string.Join(" | ", Headers)).Append(" |\n");
-            text.Append('|').Append(string.Join("|", Headers.Select(h => RightAligned.Contains(h) ? "---:" : "---"))).Append("|\n");
+            var headers = Headers(report);
+            text.Append("| ").Append(string.Join(" | ", headers)).Append(" |\n");
+            text.Append('|').Append(string.Join("|", headers.Select(h => RightAligned.Contains(h) ? "---:" : "---"))).Append("|\n");
             foreach (var row in report.Conv1x1)
-                text.Append("| ").Append(string.Join(" | ", Cells(row).Select(EscapeMarkdown))).Append(" |\n");
+                text.Append("| ").Append(string.Join(" | ", Cells(row, headers.Length).Select(EscapeMarkdown))).Append(" |\n");
             text.Append('\n');
         }
         foreach (var line in TotalLines(report)) text.Append("- ").Append(EscapeMarkdown(line)).Append('\n');
@@ -49,7 +57,17 @@ public static class AuditFormatter
     private static string Title(AuditReport report) =>
         $"1x1 convolutions in {Path.GetFileName(report.Model)}: {report.Totals.Conv1x1} of {report.Totals.Conv} Conv (opset {report.Opset})";
 
-    private static string[] Cells(Conv1x1Row row) =>
+    private static string[] Cells(Conv1x1Row row, int columns)
+    {
+        var cells = BaseCells(row);
+        return columns > cells.Length ? [.. cells, FusionsCell(row)] : cells;
+    }
+
+    /// <summary>The fold rules that would fuse this conv, or "-".</summary>
+    private static string FusionsCell(Conv1x1Row row) =>
+        row.Fusions?.Where(f => f.Applies).Select(f => f.Rule).ToArray() is { Length: > 0 } applying ? string.Join(",", applying) : "-";
+
+    private static string[] BaseCells(Conv1x1Row row) =>
     [
         row.Node,
         row.Graph,
@@ -106,13 +124,13 @@ public static class AuditFormatter
             yield return "input dims fixed with --shape: " + string.Join(", ", report.ShapeOverrides.Select(o => $"{o.Key}=[{string.Join(",", o.Value)}]"));
     }
 
-    private static void AppendAligned(StringBuilder text, IReadOnlyList<string> cells, int[] widths)
+    private static void AppendAligned(StringBuilder text, string[] headers, IReadOnlyList<string> cells, int[] widths)
     {
         var line = new StringBuilder();
         for (int i = 0; i < cells.Count; i++)
         {
             if (i > 0) line.Append("  ");
-            line.Append(RightAligned.Contains(Headers[i]) ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]));
+            line.Append(RightAligned.Contains(headers[i]) ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]));
         }
         text.Append(line.ToString().TrimEnd()).Append('\n');
     }

@@ -116,6 +116,13 @@ public sealed record Conv1x1Row
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<RewriteApplicability>? Rewrites { get; init; }
 
+    /// <summary>
+    /// Per fold rule of the catalogue: whether it would fuse this conv with a neighbour, why not, or what it would do.
+    /// Absent when no fold rule was asked; an empty list when the fold set has no rules.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<RewriteApplicability>? Fusions { get; init; }
+
     [JsonIgnore]
     public string Kind => $"Conv{Rank}D";
 }
@@ -187,7 +194,6 @@ public enum WeightSource
     [JsonStringEnumMemberName("dynamic")] Dynamic,
 }
 
-/// <summary>Whether rewrite rule <see cref="Rule"/> applies to a conv, and if not, the sentence that says why.</summary>
 /// <summary>Whether a rewrite rule applies to a 1x1 conv: when not, <see cref="Reason"/>; when it does, what it would do (<see cref="Plan"/>).</summary>
 public sealed record RewriteApplicability(string Rule, bool Applies, string? Reason, string? Plan);
 
@@ -218,4 +224,7 @@ public sealed record AuditOptions
 
     /// <summary>Rules whose applicability is reported per conv; empty leaves <c>rewrites</c> out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck> RewriteChecks { get; init; } = [];
+
+    /// <summary>Fold rules whose applicability is reported per conv (the <c>fusions</c> field); null leaves it out.</summary>
+    public IReadOnlyList<IConv1x1RewriteCheck>? FusionChecks { get; init; }
 }

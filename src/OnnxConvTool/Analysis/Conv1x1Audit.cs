@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Ops;
 using OnnxConvTool.Shapes;
@@ -162,6 +163,7 @@ public static class Conv1x1Audit
             FullRank = (long?)weightRank?.FullRank ?? (inChannels is null || outChannels is null ? null : Math.Min(inChannels.Value, outChannels.Value)),
             RankDeficient = weightRank?.IsDeficient,
             Rewrites = options.RewriteChecks.Count == 0 ? null : options.RewriteChecks.Select(c => c.Check(node)).ToArray(),
+            Fusions = options.FusionChecks?.Select(c => c.Check(node)).ToArray(),
         };
     }
 
@@ -192,14 +194,8 @@ public static class Conv1x1Audit
     private static NumericalRank? WeightRank(Value weightValue, long group)
     {
         if (Model.TryGetConstant(weightValue) is not { } weight || weight.Rank < 2) return null;
-        double? epsilon = weight.ElementType switch
-        {
-            DataType.Float => MatrixRank.Float32Epsilon,
-            DataType.Double => Math.Pow(2, -52),
-            DataType.Float16 => Math.Pow(2, -10),
-            DataType.Bfloat16 => Math.Pow(2, -7),
-            _ => null,
-        };
+        // Machine epsilon of the stored type: the spacing of its values at 1.
+        double? epsilon = FloatElements.IsSupported(weight.ElementType) ? FloatElements.Ulp(weight.ElementType, 1.0) : null;
         long m = weight.Dims[0], columns = weight.ElementCount / Math.Max(m, 1);
         if (epsilon is null || m == 0 || columns == 0 || group <= 0 || m % group != 0 || weight.ElementCount > int.MaxValue) return null;
         var data = weight.ToDoubleArray();

@@ -16,8 +16,9 @@ namespace OnnxConvTool.Analysis;
 /// </remarks>
 public static class CostModel
 {
+    /// <summary>Whether the node is a Conv, ConvTranspose, MatMul or Gemm whose work counts (one with no output computes nothing).</summary>
     public static bool CountsMacs(Node node) =>
-        node.IsOnnxDomain && node.OpType is "Conv" or "ConvTranspose" or "MatMul" or "Gemm";
+        node.IsOnnxDomain && node.OpType is "Conv" or "ConvTranspose" or "MatMul" or "Gemm" && node.Outputs.Count > 0;
 
     /// <summary>The node's MACs, or null when it is not a counted op or a needed dimension is unknown.</summary>
     public static long? Macs(Node node, ShapeInferenceResult shapes)

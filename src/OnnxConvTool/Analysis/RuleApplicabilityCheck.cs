@@ -5,12 +5,17 @@ using OnnxConvTool.Rules;
 namespace OnnxConvTool.Analysis;
 
 /// <summary>
-/// Lets the audit report, per 1x1 convolution, whether a rewrite rule applies and why not: runs the rule's
-/// pure match (never its rewrite) with shapes inferred once per model.
+/// Lets the audit report, per 1x1 convolution, whether a rule applies and why not: runs the rule's pure match
+/// (never its rewrite) with shapes inferred once per model. A rewrite check matches at the conv itself. A fusion
+/// check (<see cref="ForFusion"/>) matches a rule rooted at Conv (a Pad or BatchNormalization before it) at the conv,
+/// and a rule rooted elsewhere (a BatchNormalization or constant Mul after it) at each reader of the conv's output.
 /// </summary>
-public sealed class RuleApplicabilityCheck(IRewriteRule rule) : IConv1x1RewriteCheck
+public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders = false) : IConv1x1RewriteCheck
 {
     private RewriteContext? _context;
+
+    /// <summary>A check of a fold rule, which may be rooted at a reader of the conv's output.</summary>
+    public static RuleApplicabilityCheck ForFusion(IRewriteRule rule) => new(rule, matchReaders: true);
 
     public string RuleId => rule.Id;
 
@@ -18,16 +23,31 @@ public sealed class RuleApplicabilityCheck(IRewriteRule rule) : IConv1x1RewriteC
     {
         var model = conv.Graph.Model;
         if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
-        var preview = rule.Preview(conv, _context);
-        return preview.Applied
-            ? new RewriteApplicability(rule.Id, true, null, preview.Detail)
-            : new RewriteApplicability(rule.Id, false, preview.Detail, null);
+        Node[] roots = !matchReaders || rule.IsCandidate(conv) ? [conv]
+            : conv.Outputs.SelectMany(o => o.Uses).Select(u => u.Node).Distinct().Where(rule.IsCandidate).ToArray();
+        if (roots.Length == 0)
+        {
+            string ops = rule.RootOpTypes is { Count: > 0 } types ? string.Join(" or ", types) : "node the rule fuses";
+            return new RewriteApplicability(rule.Id, false, $"no {ops} reads the output of '{conv.DisplayName}'", null);
+        }
+        string? reason = null;
+        foreach (var root in roots)
+        {
+            var preview = rule.Preview(root, _context);
+            if (preview.Applied) return new RewriteApplicability(rule.Id, true, null, preview.Detail);
+            reason ??= preview.Detail;
+        }
+        return new RewriteApplicability(rule.Id, false, reason, null);
     }
 }
 
 /// <summary>The checks the audit runs per 1x1 convolution, made from the rule catalogue.</summary>
 public static class Conv1x1Checks
 {
+    /// <summary>Fresh checks of every rule in the catalogue's fold set, for the audit's per-node <c>fusions</c> field.</summary>
+    public static IReadOnlyList<IConv1x1RewriteCheck> Fusions() =>
+        RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => (IConv1x1RewriteCheck)RuleApplicabilityCheck.ForFusion(e.Create())).ToArray();
+
     /// <summary>Fresh checks of the convert rules rooted at Conv, for the audit's per-node <c>rewrites</c> field.</summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Rewrites() =>
         RuleCatalog.Set(RuleCatalog.ConvertSet).Select(e => e.Create()).Where(r => r.RootOpTypes?.Contains("Conv") == true)

@@ -4,8 +4,8 @@ namespace OnnxConvTool.Ir;
 
 /// <summary>
 /// Resolves a tensor's external_data entries against the model's folder and refuses anything unsafe:
-/// absolute locations, escapes out of the folder (by '..' or by symlink), missing files, and ranges
-/// past the end of the file.
+/// absolute locations, escapes out of the folder (by '..' or by symlink), NUL characters, missing files,
+/// files that are not regular or have more than one hard link, and ranges past the end of the file.
 /// </summary>
 internal sealed class ExternalDataResolver(string modelPath, string baseDirectory)
 {
@@ -27,6 +27,7 @@ internal sealed class ExternalDataResolver(string modelPath, string baseDirector
             }
         }
         if (string.IsNullOrEmpty(location)) throw Reject(tensor, "has external data with no location");
+        if (location.Contains('\0')) throw Reject(tensor, $"has an external data location with a NUL character ('{location.Replace("\0", "\\0")}')");
         if (Path.IsPathRooted(location) || location.StartsWith('/') || location.StartsWith('\\') || location.Contains(':'))
             throw Reject(tensor, $"has an absolute external data location '{location}'");
         var parts = location.Split('/', '\\');
@@ -39,7 +40,14 @@ internal sealed class ExternalDataResolver(string modelPath, string baseDirector
         if (!realPath.StartsWith(baseWithSeparator, StringComparison.Ordinal))
             throw Reject(tensor, $"external data location '{location}' leaves the model's folder through a symbolic link");
         if (!_fileLengths.TryGetValue(realPath, out long fileLength))
-            _fileLengths[realPath] = fileLength = new FileInfo(realPath).Length;
+        {
+            // ONNX Runtime follows hard links wherever they lead: a second link could be a file outside the folder.
+            var status = FilePaths.Status(realPath);
+            if (status.Kind != FileKind.Regular) throw Reject(tensor, $"external data '{location}' is {status.KindText}, not a regular file");
+            if (status.LinkCount > 1)
+                throw Reject(tensor, $"external data file '{location}' has {status.LinkCount} hard links; only a file with one link is known to stay inside the model's folder");
+            _fileLengths[realPath] = fileLength = status.Size;
+        }
         if (offset < 0) throw Reject(tensor, $"has a negative external data offset {offset}");
         if (length < 0) length = fileLength - offset;
         if (offset > fileLength || length > fileLength - offset)

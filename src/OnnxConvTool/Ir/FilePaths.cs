@@ -60,7 +60,8 @@ public static partial class FilePaths
     /// <summary>The status of the file <paramref name="path"/> leads to (symbolic links followed).</summary>
     public static FileStatus Status(string path)
     {
-        if (OperatingSystem.IsLinux() && path.IndexOf('\0') < 0)
+        if (path.Contains('\0')) return FileStatus.Missing;
+        if (OperatingSystem.IsLinux())
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
             if (Statx(AtCurrentDirectory, path, 0, StatxBasicStats, ref MemoryMarshal.GetReference(buffer)) == 0) return FromStatx(buffer);

@@ -81,7 +81,7 @@ public static class GraphValidator
                         Problems.Add(IsAlive(input) && IsInScope(input, graph)
                             ? $"node '{node.DisplayName}' in graph {graph.Path} uses '{input.Name}' before it is defined"
                             : $"node '{node.DisplayName}' in graph {graph.Path} uses '{input.Name}', which is not defined in its scope");
-                    if (!input.Uses.Contains(new Usage(node, i))) Problems.Add($"use list of '{input.Name}' misses node '{node.DisplayName}' input {i}");
+                    if (!HasUse(input, new Usage(node, i))) Problems.Add($"use list of '{input.Name}' misses node '{node.DisplayName}' input {i}");
                 }
                 foreach (var list in node.Subgraphs.Values)
                     foreach (var sub in list)
@@ -127,6 +127,16 @@ public static class GraphValidator
             foreach (string domain in _domains.Order(StringComparer.Ordinal))
                 if (model.GetOpset(domain) == 0 && !functionDomains.Contains(domain))
                     Problems.Add($"nodes use domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' but the model imports no opset for it");
+        }
+
+        private readonly Dictionary<Value, HashSet<Usage>> _useSets = [];
+
+        /// <summary>Whether the value's use list holds <paramref name="use"/>; widely shared values get a set, so checking stays linear.</summary>
+        private bool HasUse(Value value, Usage use)
+        {
+            if (value.Uses.Count <= 8) return value.Uses.Contains(use);
+            if (!_useSets.TryGetValue(value, out var set)) _useSets[value] = set = [.. value.Uses];
+            return set.Contains(use);
         }
 
         private static bool IsAlive(Value value) => ReferenceEquals(value.Graph.Find(value.Name), value);

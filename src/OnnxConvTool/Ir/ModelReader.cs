@@ -41,6 +41,10 @@ public static class ModelReader
             info = new FileInfo(path);
             if (!info.Exists)
                 throw new ModelRejectedException(path, Directory.Exists(path) ? "is a directory, not a model file" : "file not found");
+            // A device or a pipe reports length 0 and could be read without end (or block until a writer comes).
+            var status = FilePaths.Status(path);
+            if (status.Kind is not (FileKind.Regular or FileKind.Missing))
+                throw new ModelRejectedException(path, $"is {status.KindText}, not a model file");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -279,8 +283,22 @@ public static class ModelReader
             return graph;
         }
 
+        /// <summary>The attributes of which a Constant node may have only one (which one it has decides its value).</summary>
+        private static readonly HashSet<string> ConstantValueAttributes =
+            ["value", "value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings", "sparse_value"];
+
         private void BuildAttributes(Graph graph, Node node, NodeProto nodeProto, string graphPath)
         {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var attribute in nodeProto.Attribute)
+                if (!names.Add(attribute.Name))
+                    throw Reject($"node '{node.DisplayName}' ({node.OpType}) in graph {graphPath} has attribute '{attribute.Name}' more than once");
+            if (node.OpType == "Constant" && node.IsOnnxDomain)
+            {
+                var values = nodeProto.Attribute.Select(a => a.Name).Where(ConstantValueAttributes.Contains).ToList();
+                if (values.Count > 1)
+                    throw Reject($"Constant node '{node.DisplayName}' in graph {graphPath} has {values.Count} value attributes ({string.Join(", ", values)}); it must have exactly one");
+            }
             foreach (var attribute in nodeProto.Attribute)
             {
                 switch (attribute.Type)

@@ -14,6 +14,7 @@ namespace OnnxConvTool.Ir;
 public static class TempFiles
 {
     private static readonly ConcurrentDictionary<string, byte> Live = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, byte> LiveFolders = new(StringComparer.Ordinal);
 
     /// <summary>Creates a new empty temp file beside <paramref name="destination"/>, open for writing; its path is the stream's <c>Name</c>.</summary>
     /// <exception cref="IOException">The folder is unwritable (or, astronomically unlikely, the random name exists).</exception>
@@ -30,6 +31,47 @@ public static class TempFiles
             Live.TryRemove(path, out _);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="destination"/> atomically: removes temps abandoned beside it, has
+    /// <paramref name="write"/> fill a new temp file, and renames that over the destination. On failure the
+    /// destination is untouched and the temp is gone.
+    /// </summary>
+    /// <exception cref="IOException">The folder is unwritable or the rename failed.</exception>
+    public static void ReplaceAtomically(string destination, Action<FileStream> write, int bufferSize = 1 << 16)
+    {
+        RemoveAbandoned(destination);
+        string? temp = null;
+        try
+        {
+            using (var stream = CreateBeside(destination, bufferSize))
+            {
+                temp = stream.Name;
+                write(stream);
+            }
+            File.Move(temp, destination, overwrite: true);
+            Committed(temp);
+            temp = null;
+        }
+        finally
+        {
+            if (temp is not null) Delete(temp);
+        }
+    }
+
+    /// <summary>Registers a temp folder (for a runtime that needs files) to be deleted if the process must exit without waiting for its owner.</summary>
+    public static void TrackFolder(string folder) => LiveFolders[folder] = 0;
+
+    /// <summary>Deletes a temp folder registered with <see cref="TrackFolder"/>, with everything in it; never throws.</summary>
+    public static void DeleteFolder(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        LiveFolders.TryRemove(folder, out _);
     }
 
     /// <summary>An unused temp name beside <paramref name="destination"/> (for a rename, which does not follow links).</summary>
@@ -55,6 +97,7 @@ public static class TempFiles
     public static void DeleteAllOfThisProcess()
     {
         foreach (string temp in Live.Keys) Delete(temp);
+        foreach (string folder in LiveFolders.Keys) DeleteFolder(folder);
     }
 
     /// <summary>

@@ -50,6 +50,7 @@ public sealed class Tensor
         foreach (long d in Proto.Dims)
             if (d < 0) return $"tensor '{Name}' has a negative dimension {d}";
         if (ElementType == DataType.Undefined) return $"tensor '{Name}' has no data_type";
+        if (!Enum.IsDefined(ElementType)) return $"tensor '{Name}' has an unknown data_type {(int)ElementType}";
         if (!Proto.Dims.Contains(0))
         {
             // Room for 16 bytes per element (complex128), so no byte count below can overflow.

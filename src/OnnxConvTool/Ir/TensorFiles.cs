@@ -50,23 +50,13 @@ public static class TensorProtoFile
             proto.ClearDataLocation();
             proto.RawData = UnsafeByteOperations.UnsafeWrap(tensor.GetRawBytes());
         }
-        string fullPath = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-                proto.WriteTo(stream);
-            File.Move(temp, fullPath, overwrite: true);
+            TempFiles.ReplaceAtomically(Path.GetFullPath(path), proto.WriteTo);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OutputNotWrittenException($"{path}: {e.Message.ReplaceLineEndings(" ")}", e);
-        }
-        finally
-        {
-            try { File.Delete(temp); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
         }
     }
 }

@@ -12,6 +12,7 @@ public sealed class RewriteContext
 {
     private ShapeInferenceResult? _shapes;
     private readonly Dictionary<Value, TensorShape> _carried = [];
+    private readonly Dictionary<Value, TensorShape> _carriedInferred = [];
     private readonly HashSet<Node> _pending = new(ReferenceEqualityComparer.Instance);
 
     public RewriteContext(Model model, ShapeInferenceResult? shapes = null)
@@ -55,6 +56,21 @@ public sealed class RewriteContext
         return new TensorShape(value.Initializer.ElementType, value.Initializer.Dims.Select(Dim.Known).ToArray());
     }
 
+    /// <summary>
+    /// The shape inference proved for <paramref name="value"/>, with no dim taken on trust from a declared
+    /// value_info (see <see cref="ShapeInferenceResult.GetInferred"/>): what a rewrite that is only valid for
+    /// some shapes must decide on.
+    /// </summary>
+    public TensorShape InferredShapeOf(Value value)
+    {
+        if (_carriedInferred.TryGetValue(value, out var carried)) return carried;
+        if (_carried.ContainsKey(value)) return new TensorShape(_carried[value].ElementType, null);
+        if (value.Producer is { } producer && _pending.Count > 0 && _pending.Contains(producer)) InferPending(producer);
+        var inferred = Shapes.GetInferred(value);
+        if (inferred.Dims is not null || value.Initializer is null) return inferred;
+        return new TensorShape(value.Initializer.ElementType, value.Initializer.Dims.Select(Dim.Known).ToArray());
+    }
+
     /// <summary>The static dims of a constant, or of a value whose shape is fully known; null otherwise.</summary>
     public long[]? StaticDims(Value value)
     {
@@ -68,6 +84,8 @@ public sealed class RewriteContext
         _shapes?.Carry(from, to);
         var shape = ShapeOf(from);
         if (shape.Dims is not null || shape.ElementType is not null) _carried[to] = shape;
+        var inferred = InferredShapeOf(from);
+        if (inferred.Dims is not null) _carriedInferred[to] = inferred;
     }
 
     /// <summary>

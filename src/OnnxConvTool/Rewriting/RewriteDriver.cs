@@ -189,8 +189,8 @@ public static class RewriteDriver
             var names = node.Outputs.Count > 0 ? new[] { node.Name, node.Outputs[0].Name, node.DisplayName } : [node.Name, node.DisplayName];
             foreach (var n in names)
                 if (_only.Contains(n) || _exclude.Contains(n)) _selectorsSeen.Add(n);
-            if (names.Any(_exclude.Contains)) return "excluded by --exclude";
-            if (_only.Count > 0 && !names.Any(_only.Contains)) return "not named by --only";
+            if (names.Any(_exclude.Contains)) return "excluded by name";
+            if (_only.Count > 0 && !names.Any(_only.Contains)) return "not among the nodes selected by name";
             return null;
         }
 

@@ -17,8 +17,9 @@ public sealed record Conv1x1GemmMatch(Conv1x1Match Conv, bool UseGemm, string? W
 /// <c>Y[n,m] = Σ_c X[n,c]·W[m,c] + B[m]</c> = <c>X·Wᵀ + B</c>: a Gemm with transB and the bias folded into C,
 /// reshaped back to [N,M,1..1]. This is the squeeze-excitation and classifier-head case (after a global pool).</para>
 /// <para>Gemm preconditions, each with its sentence (otherwise the MatMul form is used):
-/// (1) group is 1; (2) no explicit padding; (3) every spatial dim of the input is known to be 1 (inferred,
-/// or produced by a global pool or a keep-dims mean over the spatial axes); (4) the weight is a constant;
+/// (1) group is 1; (2) no explicit padding; (3) every spatial dim of the input is known to be 1 (inferred from
+/// the inputs and the ops' rules — a declared value_info alone is not proof — or produced by a global pool or a
+/// keep-dims mean over each spatial axis once, through activations and a PRelu whose slope keeps them 1); (4) the weight is a constant;
 /// (5) before opset 11 Gemm needs a bias (C is required). All of
 /// <see cref="Conv1x1ToMatMul"/>'s preconditions apply first.</para>
 /// </remarks>
@@ -51,7 +52,9 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
         if (m.Geometry.Group != 1) return $"group is {m.Geometry.Group}";
         if (m.Pads is not null) return "the Conv pads its input";
         if (!SpatialIsOne(m.Input, m.Geometry.SpatialRank, context))
-            return context.ShapeOf(m.Input).Dims is { } dims && dims.Count == m.Geometry.SpatialRank + 2
+            return context.ShapeOf(m.Input).Dims is { } declared && declared.Count == m.Geometry.SpatialRank + 2 && declared.Skip(2).All(d => d.Value == 1)
+                ? $"the spatial map of '{m.Input.Name}' is declared 1x1 (value_info) but inference cannot confirm it"
+                : context.InferredShapeOf(m.Input).Dims is { } dims && dims.Count == m.Geometry.SpatialRank + 2
                 ? dims.Skip(2).All(d => d.IsKnown)
                     ? $"the spatial map of '{m.Input.Name}' is {string.Join("x", dims.Skip(2))}, not 1x1"
                     : $"the spatial map of '{m.Input.Name}' is [{string.Join(", ", dims.Skip(2))}], not known to be 1x1"
@@ -75,7 +78,7 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
         var value = input;
         for (int depth = 0; depth < 16; depth++)
         {
-            if (context.ShapeOf(value).Dims is { } dims && dims.Count == k + 2 && dims.Skip(2).All(d => d.Value == 1)) return true;
+            if (context.InferredShapeOf(value).Dims is { } dims && dims.Count == k + 2 && dims.Skip(2).All(d => d.Value == 1)) return true;
             if (value.Producer is not { IsOnnxDomain: true } producer) return false;
             switch (producer.OpType)
             {
@@ -85,11 +88,11 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
                     if (AttrOrInput.ReduceAxes(producer).Values is not { } axes) return false;
                     var spatial = Enumerable.Range(2, k).Select(a => (long)a).ToHashSet();
                     var negative = Enumerable.Range(-k, k).Select(a => (long)a).ToHashSet();
-                    return axes.Length == k && (axes.All(spatial.Contains) || axes.All(negative.Contains));
+                    return axes.Length == k && axes.Distinct().Count() == k && (axes.All(spatial.Contains) || axes.All(negative.Contains));
                 case "Reshape":
                     return AttrOrInput.ReshapeShape(producer).Values is { } shape && shape.Length == k + 2 && shape.Skip(2).All(d => d == 1);
                 case var op when ShapePreservingUnaryOps.Contains(op) && producer.Input(0) is { } source:
-                    if (op == "PRelu" && producer.Input(1) is { } slope && context.ShapeOf(slope).Rank is not (null or <= 1)) return false;
+                    if (op == "PRelu" && !SlopeKeepsSpatialOnes(producer.Input(1), k, context)) return false;
                     value = source;
                     continue;
                 default:
@@ -97,6 +100,21 @@ public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// A PRelu slope broadcasts against X [N,C,s1..sk] from the right: the spatial dims stay 1 only when the
+    /// slope's rank is at most k+2 and every slope dim that lines up with a spatial axis is 1.
+    /// </summary>
+    private static bool SlopeKeepsSpatialOnes(Value? slope, int k, RewriteContext context)
+    {
+        if (slope is null || context.InferredShapeOf(slope).Dims is not { } dims || dims.Count > k + 2) return false;
+        for (int j = 0; j < dims.Count; j++)
+        {
+            int axis = k + 2 - dims.Count + j;
+            if (axis >= 2 && dims[j].Value != 1) return false;
+        }
+        return true;
     }
 
     public override string Describe(Conv1x1GemmMatch match) =>

@@ -45,7 +45,8 @@ internal static class ElementwiseRules
         rules["BitwiseAnd"] = c => Binary(c, null);
         rules["BitwiseOr"] = c => Binary(c, null);
         rules["BitwiseXor"] = c => Binary(c, null);
-        rules["PRelu"] = c => c.SameAsInput();
+        // The slope broadcasts; ONNX Runtime broadcasts it both ways, so a slope [C] on [N,C,1,1] gives [N,C,1,C].
+        rules["PRelu"] = c => Binary(c, null);
 
         rules["Equal"] = c => Binary(c, (a, b) => a == b ? DimExpr.Of(1) : Compare(a, b, (x, y) => x == y), DataType.Bool);
         rules["Less"] = c => Binary(c, (a, b) => Compare(a, b, (x, y) => x < y), DataType.Bool);

@@ -50,7 +50,8 @@ internal static class ReductionRules
         foreach (long a in axes)
         {
             if (ShapeMath.Axis(a, dims.Length) is not { } axis) return;
-            reduced.Add(axis);
+            // Repeated axes are invalid (ONNX: "each axis at most once"); runtimes differ, so the shape stays unknown.
+            if (!reduced.Add(axis)) return;
         }
         var output = keepDims
             ? dims.Select((d, i) => reduced.Contains(i) ? DimExpr.Of(1) : d).ToArray()

@@ -18,6 +18,12 @@ internal sealed class ShapeEngine
     public Dictionary<Value, InferredTensor> State { get; } = [];
     public SortedSet<string> UnsupportedOps { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Values whose shape rests on a declaration inference could not check (a value_info or graph output that
+    /// filled in what the rules left unknown, an op without a rule, a subgraph input), directly or through an input.
+    /// </summary>
+    public HashSet<Value> FromDeclarations { get; } = [];
+
     public InferredTensor Get(Value value) => State.TryGetValue(value, out var t) ? t : Declared(value);
 
     public void InferMain(IReadOnlyDictionary<string, IReadOnlyList<Dim>>? overrides)
@@ -46,6 +52,7 @@ internal sealed class ShapeEngine
             var input = graph.Inputs[i];
             var given = inputs is not null && i < inputs.Count ? inputs[i] : null;
             State[input] = given is null ? Declared(input) : mergeDeclared ? InferredTensor.Merge(given, Declared(input)) : given;
+            if (graph.Parent is not null) FromDeclarations.Add(input);
         }
         foreach (var value in graph.Initializers)
             if (!value.IsGraphInput) State[value] = FromConstant(value.Initializer!);
@@ -85,7 +92,11 @@ internal sealed class ShapeEngine
             UnsupportedOps.Add(node.IsOnnxDomain ? node.OpType : $"{node.Domain}.{node.OpType}");
             foreach (var list in node.Subgraphs.Values)
                 foreach (var sub in list) InferGraph(sub);
-            foreach (var output in node.Outputs) State[output] = Declared(output);
+            foreach (var output in node.Outputs)
+            {
+                State[output] = Declared(output);
+                FromDeclarations.Add(output);
+            }
             return;
         }
 
@@ -100,12 +111,20 @@ internal sealed class ShapeEngine
             // A rule met input it cannot make sense of (a malformed attribute, an overflow): its outputs stay unknown.
             for (int i = 0; i < context.OutputCount; i++) context.SetOutput(i, InferredTensor.Unknown);
         }
+        bool inputFromDeclarations = node.Inputs.Any(input => input is not null && FromDeclarations.Contains(input));
         for (int i = 0; i < node.Outputs.Count; i++)
         {
             var output = node.Outputs[i];
-            State[output] = InferredTensor.Merge(context.Outputs[i] ?? InferredTensor.Unknown, Declared(output));
+            var inferred = context.Outputs[i] ?? InferredTensor.Unknown;
+            var merged = InferredTensor.Merge(inferred, Declared(output));
+            State[output] = merged;
+            if (inputFromDeclarations || !SameDims(inferred.Dims, merged.Dims)) FromDeclarations.Add(output);
+            else FromDeclarations.Remove(output);
         }
     }
+
+    internal static bool SameDims(DimExpr?[]? a, DimExpr?[]? b) =>
+        a is null ? b is null : b is not null && a.Length == b.Length && a.Zip(b).All(p => Equals(p.First, p.Second));
 
     /// <summary>What the model declares for a value (graph input/output or value_info), or an initializer's own shape.</summary>
     private static InferredTensor Declared(Value value)

@@ -10,10 +10,13 @@ public sealed class ShapeInferenceResult
     private readonly SortedSet<string> _unsupportedOps;
     private readonly ShapeEngine? _engine;
 
+    private readonly HashSet<Value> _fromDeclarations;
+
     internal ShapeInferenceResult(Dictionary<Value, InferredTensor> tensors, SortedSet<string> unsupportedOps, ShapeEngine? engine = null)
     {
         _engine = engine;
         _tensors = tensors;
+        _fromDeclarations = engine?.FromDeclarations ?? [];
         _unsupportedOps = unsupportedOps;
         _shapes = new Dictionary<Value, TensorShape>(tensors.Count);
         foreach (var (value, tensor) in tensors) _shapes[value] = tensor.ToTensorShape();
@@ -28,6 +31,7 @@ public sealed class ShapeInferenceResult
         if (!_tensors.TryGetValue(from, out var tensor)) return;
         var merged = _tensors.TryGetValue(to, out var own) ? InferredTensor.Merge(own, tensor) : tensor;
         _tensors[to] = merged;
+        if (_fromDeclarations.Contains(from)) _fromDeclarations.Add(to);
         _shapes[to] = merged.ToTensorShape();
     }
 
@@ -39,14 +43,34 @@ public sealed class ShapeInferenceResult
     {
         if (_engine is null) return;
         var before = node.Outputs.Select(o => _tensors.GetValueOrDefault(o)).ToArray();
+        var beforeFromDeclarations = node.Outputs.Select(_fromDeclarations.Contains).ToArray();
         _engine.InferNode(node);
         for (int i = 0; i < node.Outputs.Count; i++)
         {
             var output = node.Outputs[i];
-            if (before[i] is { } known) _tensors[output] = InferredTensor.Merge(_tensors[output], known);
+            if (before[i] is { } known)
+            {
+                var merged = InferredTensor.Merge(_tensors[output], known);
+                // A dim taken over from a carried shape that rested on a declaration is still only declared.
+                if (beforeFromDeclarations[i] && !ShapeEngine.SameDims(merged.Dims, _tensors[output].Dims)) _fromDeclarations.Add(output);
+                _tensors[output] = merged;
+            }
             _shapes[output] = _tensors[output].ToTensorShape();
         }
     }
+    /// <summary>
+    /// The shape derived from the graph inputs, constants and op rules alone. Where it rests on a declared
+    /// value_info (or graph output) that inference could not confirm, the dims are unknown: a stale
+    /// declaration must not decide a rewrite. A declaration that agrees with what the rules inferred stands.
+    /// </summary>
+    public TensorShape GetInferred(Value value)
+    {
+        bool reached = _shapes.ContainsKey(value);
+        if (_fromDeclarations.Contains(value) || !reached && value.Producer is not null)
+            return new TensorShape(Get(value).ElementType, null);
+        return Get(value);
+    }
+
     /// <summary>
     /// Op types whose outputs were left unknown because inference does not cover them (ops of other
     /// domains as <c>domain.OpType</c>).

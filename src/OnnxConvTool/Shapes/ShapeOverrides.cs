@@ -32,10 +32,26 @@ public static class ShapeOverrides
                 else if (IsSymbol(d)) dims.Add(Dim.Symbolic(d));
                 else throw Usage($"--shape '{spec}': dim '{raw}' is neither a non-negative integer nor a symbol name");
             }
+            if (ElementCountOverflows(dims))
+                throw Usage($"--shape '{spec}': the element count of these dims overflows a 64-bit byte count");
             if (!result.TryAdd(name, dims))
                 throw Usage($"--shape gives input '{name}' more than once");
         }
         return result;
+    }
+
+    /// <summary>True when the known dims multiply past <c>long.MaxValue / 16</c>, where a byte count of 16-byte elements would overflow.</summary>
+    private static bool ElementCountOverflows(List<Dim> dims)
+    {
+        if (dims.Any(d => d.Value == 0)) return false;
+        long limit = long.MaxValue / 16, product = 1;
+        foreach (var dim in dims)
+        {
+            if (dim.Value is not long d) continue;
+            if (product > limit / d) return true;
+            product *= d;
+        }
+        return false;
     }
 
     /// <summary>

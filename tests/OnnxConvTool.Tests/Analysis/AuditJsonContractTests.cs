@@ -29,7 +29,7 @@ public sealed class AuditJsonContractTests
         string y = b.Conv(b.Input("x", 1, 4, 5, 5), 4, 8, [1, 1], group: 2);
         b.Output(y, Onnx.TensorProto.Types.DataType.Float, 1, 8, 5, 5);
         b.Output(b.Conv(b.Input("z", "N", 3, "H", 7), 3, 6, [1, 1]));
-        var report = Conv1x1Audit.Run(b.ToIr(), new AuditOptions { RewriteChecks = [new NamedCheck()] });
+        var report = Conv1x1Audit.Run(b.ToIr(), new AuditOptions { RewriteChecks = [new NamedCheck()], FusionChecks = [new NamedCheck()] });
         string json = AuditJson.Serialize(report);
 
         AssertConforms(json);
@@ -42,6 +42,7 @@ public sealed class AuditJsonContractTests
         Assert.Equal("H", second.GetProperty("inputSpatial")[0].GetString());
         Assert.Equal(7, second.GetProperty("inputSpatial")[1].GetInt64());
         Assert.False(second.GetProperty("rewrites")[0].GetProperty("applies").GetBoolean());
+        Assert.Equal("The input is not x.", second.GetProperty("fusions")[0].GetProperty("reason").GetString());
     }
 
     [Fact]
@@ -51,6 +52,7 @@ public sealed class AuditJsonContractTests
         b.Output(b.Conv(b.Input("x", 1, 4, 5, 5), 4, 8, [1, 1]));
         using var document = JsonDocument.Parse(AuditJson.Serialize(Conv1x1Audit.Run(b.ToIr())));
         Assert.False(document.RootElement.GetProperty("conv1x1")[0].TryGetProperty("rewrites", out _));
+        Assert.False(document.RootElement.GetProperty("conv1x1")[0].TryGetProperty("fusions", out _));
     }
 
     [Fact]

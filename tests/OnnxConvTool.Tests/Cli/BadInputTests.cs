@@ -65,6 +65,19 @@ public sealed class BadInputTests : IDisposable
     public void MissingFile() => AssertRejected(Path.Combine(_in, "absent.onnx"), "file not found");
 
     [Fact]
+    public void NamedPipe() => AssertRejected(SpecialFiles.Fifo(Path.Combine(_in, "model.onnx")), "is a named pipe (FIFO), not a model file");
+
+    [Fact]
+    public void Device()
+    {
+        var run = CliInvocation.Run("convert", "/dev/zero", "-o", Path.Combine(_out, "out.onnx"));
+
+        Assert.Equal((int)ExitCode.InputRejected, run.ExitCode);
+        Assert.Equal("onnxconv: /dev/zero: is a character device, not a model file", Assert.Single(run.StderrLines));
+        Assert.Empty(Directory.GetFileSystemEntries(_out));
+    }
+
+    [Fact]
     public void TruncatedFile()
     {
         byte[] bytes = ValidModel().ToBytes();
@@ -223,6 +236,53 @@ public sealed class BadInputTests : IDisposable
     {
         File.WriteAllBytes(Path.Combine(_in, "w.bin"), new byte[128]);
         AssertRejected(ExternalModel("w.bin", offset: 0, length: 60), "tensor 'w' has 60 bytes of external data but dims [4,4] of float32 need 64");
+    }
+
+    [Fact]
+    public void ExternalDataLocationWithANulCharacter()
+    {
+        File.WriteAllBytes(Path.Combine(_in, "w"), new byte[64]);
+        AssertRejected(ExternalModel("w\0.bin"), "tensor 'w' has an external data location with a NUL character ('w\\0.bin')");
+    }
+
+    /// <summary>ONNX Runtime reads a hard link wherever its other name lives; the loader is the only barrier.</summary>
+    [Fact]
+    public void ExternalDataFileWithASecondHardLinkOutsideTheFolder()
+    {
+        string outside = _temp.File("secret.bin");
+        File.WriteAllBytes(outside, new byte[64]);
+        SpecialFiles.HardLink(outside, Path.Combine(_in, "w.bin"));
+        AssertRejected(ExternalModel("w.bin"),
+            "tensor 'w' external data file 'w.bin' has 2 hard links; only a file with one link is known to stay inside the model's folder");
+    }
+
+    [Fact]
+    public void ConstantWithTwoValueAttributes()
+    {
+        var b = ValidModel();
+        b.Node("Constant", [], ["c"], Attr.Tensor("value", b.RandomTensor("cv", [64])), Attr.Float("value_float", 1f));
+        AssertRejected(InputFile(b.ToBytes()), "Constant node 'Constant_1' in graph main has 2 value attributes (value, value_float); it must have exactly one");
+    }
+
+    [Fact]
+    public void NodeWithADuplicatedAttribute()
+    {
+        var b = ValidModel();
+        b.Node("Transpose", ["x"], ["t"], Attr.Ints("perm", 1, 0), Attr.Ints("perm", 0, 1));
+        AssertRejected(InputFile(b.ToBytes()), "node 'Transpose_1' (Transpose) in graph main has attribute 'perm' more than once");
+    }
+
+    [Theory]
+    [InlineData("initializer")]
+    [InlineData("constant")]
+    public void TensorOfAnUnknownDataType(string where)
+    {
+        var b = ValidModel();
+        var tensor = b.RandomTensor("odd", [64]);
+        tensor.DataType = 99;
+        if (where == "initializer") b.Initializer(tensor);
+        else b.Node("Constant", [], ["c"], Attr.Tensor("value", tensor));
+        AssertRejected(InputFile(b.ToBytes()), "tensor 'odd' has an unknown data_type 99");
     }
 
     /// <summary>A model whose deepest subgraph sits <paramref name="depth"/> levels below the main graph (If inside If …).</summary>

@@ -21,7 +21,16 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
     /// <summary>Runs the built onnxconv.dll in a child process started in <paramref name="workingDirectory"/>.</summary>
     public static CliInvocation RunProcessIn(string? workingDirectory, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
+        using var process = Process.Start(ProcessStart(workingDirectory, args))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return new CliInvocation(process.ExitCode, stdout, stderr.Result);
+    }
+
+    /// <summary>How to start the built onnxconv.dll as a child process, stdout and stderr redirected.</summary>
+    public static ProcessStartInfo ProcessStart(string? workingDirectory, params string[] args)
+    {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
@@ -29,13 +38,9 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
-        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "onnxconv.dll"));
         foreach (string arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return new CliInvocation(process.ExitCode, stdout, stderr.Result);
+        return start;
     }
 
     public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

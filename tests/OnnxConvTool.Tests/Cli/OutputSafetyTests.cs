@@ -47,7 +47,7 @@ public sealed class OutputSafetyTests : IDisposable
             "same path" => model,
             "another spelling" => Path.Combine(_temp.Path, ".", "..", Path.GetFileName(_temp.Path), "model.onnx"),
             "symbolic link" => File.CreateSymbolicLink(_temp.File("link.onnx"), model).FullName,
-            _ => HardLink(model, _temp.File("hard.onnx")),
+            _ => SpecialFiles.HardLink(model, _temp.File("hard.onnx")),
         };
         byte[] before = File.ReadAllBytes(model);
         var entries = Entries();
@@ -232,14 +232,6 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.False(File.Exists(orphan));
         Assert.Equal(["model.onnx", "out.onnx"], Entries());
-    }
-
-    private static string HardLink(string target, string link)
-    {
-        using var ln = Process.Start("ln", [target, link]);
-        ln.WaitForExit();
-        Assert.Equal(0, ln.ExitCode);
-        return link;
     }
 
     /// <summary>The PID of a process that has exited (Linux does not reuse it before the PID space wraps).</summary>

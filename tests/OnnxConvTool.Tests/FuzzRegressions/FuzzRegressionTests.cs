@@ -96,4 +96,22 @@ public sealed class FuzzRegressionTests
         var row = Assert.Single(Conv1x1Audit.Run(model).Conv1x1);
         Assert.Equal(WeightSource.Dynamic, row.Weight);
     }
+
+    /// <summary>Found as an index error in the audit: a MatMul (or Conv) node that lists no output.</summary>
+    [Fact]
+    public void NodeWithoutOutputCountsNoWork()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", 1, 4, 2, 2);
+        b.Input("a", 3, 4);
+        string w = b.RandomInitializer("w", [2, 4, 1, 1]);
+        b.Node("Conv", ["x", w], outputs: [], Attr.Ints("kernel_shape", 1, 1));
+        b.Node("MatMul", ["a", b.RandomInitializer("m", [4, 3])], outputs: []);
+        b.Node("Relu", ["x"], ["y"]);
+        b.Output("y");
+        var audit = Conv1x1Audit.Run(b.ToIr());
+        Assert.Empty(audit.Conv1x1);
+        Assert.Equal(0, audit.Totals.Conv);
+        Assert.Equal(0, audit.Totals.MatMul);
+    }
 }

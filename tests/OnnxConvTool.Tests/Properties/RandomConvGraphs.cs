@@ -14,14 +14,17 @@ internal abstract record LayerSpec
 }
 
 /// <summary>Conv with per-axis kernel, stride, dilation and begin/end pads (pads listed begin…, end…, as ONNX does).</summary>
+/// With <see cref="AutoPad"/> SAME_UPPER, SAME_LOWER or VALID the pads are all zero and left out of the node.
 internal sealed record ConvSpec(int OutChannels, int Group, int[] Kernel, int[] Strides, int[] Pads, int[] Dilations, bool Bias,
-    WeightStorage Storage) : LayerSpec
+    WeightStorage Storage, string AutoPad = "NOTSET") : LayerSpec
 {
-    public int OutputSize(int axis, int size) =>
-        (size + Pads[axis] + Pads[axis + Kernel.Length] - Dilations[axis] * (Kernel[axis] - 1) - 1) / Strides[axis] + 1;
+    public int OutputSize(int axis, int size) => AutoPad.StartsWith("SAME", StringComparison.Ordinal)
+        ? (size + Strides[axis] - 1) / Strides[axis]
+        : (size + Pads[axis] + Pads[axis + Kernel.Length] - Dilations[axis] * (Kernel[axis] - 1) - 1) / Strides[axis] + 1;
 
     public override string ToCSharp() =>
-        $"new ConvSpec({OutChannels}, {Group}, {Ints(Kernel)}, {Ints(Strides)}, {Ints(Pads)}, {Ints(Dilations)}, {(Bias ? "true" : "false")}, WeightStorage.{Storage})";
+        $"new ConvSpec({OutChannels}, {Group}, {Ints(Kernel)}, {Ints(Strides)}, {Ints(Pads)}, {Ints(Dilations)}, {(Bias ? "true" : "false")}, WeightStorage.{Storage}" +
+        (AutoPad == "NOTSET" ? ")" : $", \"{AutoPad}\")");
 
     internal static string Ints(int[] values) => $"[{string.Join(", ", values)}]";
 }
@@ -37,6 +40,12 @@ internal sealed record ConstantOpSpec(string Op, bool PerChannel) : LayerSpec
     public override string ToCSharp() => $"new ConstantOpSpec(\"{Op}\", {(PerChannel ? "true" : "false")})";
 }
 
+/// <summary>A constant-mode Pad with value 0 on the spatial axes (begin pads, then end pads).</summary>
+internal sealed record ZeroPadSpec(int[] Pads) : LayerSpec
+{
+    public override string ToCSharp() => $"new ZeroPadSpec({ConvSpec.Ints(Pads)})";
+}
+
 internal sealed record ActivationSpec(string Op) : LayerSpec
 {
     public override string ToCSharp() => $"new ActivationSpec(\"{Op}\")";
@@ -48,10 +57,16 @@ internal sealed record GlobalPoolSpec : LayerSpec
     public override string ToCSharp() => "new GlobalPoolSpec()";
 }
 
-/// <summary>The chain's optional end: Flatten, then MatMul or Gemm (transB or not) with a constant weight.</summary>
-internal sealed record HeadSpec(string Op, int OutFeatures, bool TransB) : LayerSpec
+/// <summary>
+/// The chain's optional end, with a constant weight: <c>Gemm</c> (C = bias, alpha, beta; W as [K, M] or with
+/// transB [M, K]) or <c>MatMul</c> on the flattened [N, K]; <c>MatMulChannelsLast</c>: X as [N, L, K] times W[K, M];
+/// <c>MatMulWeightLeft</c>: W[M, K] times X as [N, K, L]. A MatMul's bias is an Add of a constant after it.
+/// </summary>
+internal sealed record HeadSpec(string Kind, int OutFeatures, bool Bias, float Alpha = 1, float Beta = 1) : LayerSpec
 {
-    public override string ToCSharp() => $"new HeadSpec(\"{Op}\", {OutFeatures}, {(TransB ? "true" : "false")})";
+    public override string ToCSharp() =>
+        $"new HeadSpec(\"{Kind}\", {OutFeatures}, {(Bias ? "true" : "false")}" +
+        (Alpha == 1 && Beta == 1 ? ")" : $", {Alpha.ToString("R", CultureInfo.InvariantCulture)}f, {Beta.ToString("R", CultureInfo.InvariantCulture)}f)");
 }
 
 /// <summary>
@@ -59,10 +74,13 @@ internal sealed record HeadSpec(string Op, int OutFeatures, bool TransB) : Layer
 /// to one output y. Built by <see cref="RandomConvGraphs.Build"/> with the seeded <see cref="TestModelBuilder"/>;
 /// <see cref="ToCSharp"/> prints the expression that rebuilds it, for a regression test of a shrunk case.
 /// </summary>
-internal sealed record GraphSpec(DataType Type, int Opset, int Batch, int Channels, int[] Spatial, LayerSpec[] Layers, int WeightSeed)
+/// A <see cref="SymbolicBatch"/> declares the batch dim as "N" (the verifier then tries several sizes).
+internal sealed record GraphSpec(DataType Type, int Opset, int Batch, int Channels, int[] Spatial, LayerSpec[] Layers, int WeightSeed,
+    bool SymbolicBatch = false)
 {
     public string ToCSharp() =>
-        $"new GraphSpec(DataType.{Type}, {Opset}, {Batch}, {Channels}, {ConvSpec.Ints(Spatial)}, [{string.Join(", ", Layers.Select(l => l.ToCSharp()))}], {WeightSeed})";
+        $"new GraphSpec(DataType.{Type}, {Opset}, {Batch}, {Channels}, {ConvSpec.Ints(Spatial)}, [{string.Join(", ", Layers.Select(l => l.ToCSharp()))}], {WeightSeed}" +
+        (SymbolicBatch ? ", SymbolicBatch: true)" : ")");
 
     public override string ToString() => ToCSharp();
 }
@@ -83,7 +101,7 @@ internal static class RandomConvGraphs
     private static readonly Gen<int[]> Axes3 = Gen.Int[0, 9].Array[3];
 
     private static readonly Gen<RawLayer> RawLayers =
-        from kind in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)))
+        from kind in Gen.Frequency((6, Gen.Const(0)), (3, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (2, Gen.Const(5)))
         from outChannels in Gen.Int[1, 6]
         from groupPick in Gen.Int[0, 3]
         from pointwise in Gen.Frequency((3, Gen.Const(true)), (2, Gen.Const(false)))
@@ -93,7 +111,7 @@ internal static class RandomConvGraphs
         from dilations in Axes3
         from bias in Gen.Bool
         from storage in Gen.Frequency((6, Gen.Const(0)), (2, Gen.Const(1)), (1, Gen.Const(2)))
-        from pick in Gen.Int[0, 7]
+        from pick in Gen.Int[0, 11]
         select new RawLayer(kind, outChannels, groupPick, pointwise, kernel, strides, pads, dilations, bias, storage, pick);
 
     /// <summary>Specs of the given element types; float16 and double models leave out ops ONNX Runtime's CPU provider lacks for them.</summary>
@@ -105,12 +123,23 @@ internal static class RandomConvGraphs
         from rank in Gen.Int[1, 3]
         from spatial in Gen.Int[1, 5].Array[rank]
         from raw in RawLayers.Array[1, 4]
-        from head in Gen.Frequency((3, Gen.Const(-1)), (1, Gen.Int[0, 3]))
+        from head in Gen.Frequency((2, Gen.Const(-1)), (1, Gen.Int[0, 4]))
         from headOut in Gen.Int[1, 5]
+        from headBias in Gen.Bool
+        from scales in Gen.OneOf(1f, 1f, 0.5f, 2f).Array[2]
         from seed in Gen.Int[1, 1000]
-        select Resolve(type, opset, batch, channels, spatial, raw, head, headOut, seed);
+        from symbolicBatch in Gen.Frequency((3, Gen.Const(false)), (1, Gen.Const(true)))
+        // the float64 check runs its float32 twin on fixed shapes only
+        select WithHead(Resolve(type, opset, batch, channels, spatial, raw, seed), head < 0 ? null
+                : new HeadSpec(HeadKinds[head], headOut, headBias, HeadKinds[head].StartsWith("Gemm", StringComparison.Ordinal) ? scales[0] : 1,
+                    HeadKinds[head].StartsWith("Gemm", StringComparison.Ordinal) && headBias ? scales[1] : 1))
+            with { SymbolicBatch = symbolicBatch && type != DataType.Double };
 
-    private static GraphSpec Resolve(DataType type, int opset, int batch, int channels, int[] spatial, RawLayer[] raw, int head, int headOut, int seed)
+    private static GraphSpec WithHead(GraphSpec spec, HeadSpec? head) => head is null ? spec : spec with { Layers = [.. spec.Layers, head] };
+
+    private static readonly string[] HeadKinds = ["Gemm", "GemmTransB", "MatMul", "MatMulChannelsLast", "MatMulWeightLeft"];
+
+    private static GraphSpec Resolve(DataType type, int opset, int batch, int channels, int[] spatial, RawLayer[] raw, int seed)
     {
         var layers = new List<LayerSpec>();
         int c = channels;
@@ -139,9 +168,14 @@ internal static class RandomConvGraphs
                     layers.Add(new GlobalPoolSpec());
                     Array.Fill(size, 1);
                     break;
+                case 5 when type != DataType.Double:
+                    var pads = new int[2 * size.Length];
+                    for (int a = 0; a < size.Length; a++) (pads[a], pads[a + size.Length]) = (r.Pads[a] % 2, r.Pads[a + 3] % 2);
+                    layers.Add(new ZeroPadSpec(pads));
+                    for (int a = 0; a < size.Length; a++) size[a] += pads[a] + pads[a + size.Length];
+                    break;
             }
         }
-        if (head >= 0) layers.Add(new HeadSpec(head == 0 ? "MatMul" : "Gemm", headOut, head >= 2));
         return new GraphSpec(type, opset, batch, channels, spatial, layers.ToArray(), seed);
     }
 
@@ -164,9 +198,15 @@ internal static class RandomConvGraphs
             dilations[a] = 1 + r.Dilations[a] % 4 / 3;
             pads[a] = r.Pads[a] % 3 / 2;
             pads[a + rank] = r.Pads[a + 3] % 3 / 2;
-            if (size[a] + pads[a] + pads[a + rank] - dilations[a] * (kernel[a] - 1) < 1) (kernel[a], dilations[a]) = (1, 1);
         }
-        return new ConvSpec(outChannels, group, kernel, strides, pads, dilations, r.Bias, (WeightStorage)r.Storage);
+        // auto_pad NOTSET (explicit pads) half of the time, SAME_UPPER, SAME_LOWER and VALID a sixth each
+        string autoPad = (r.Pick / 2) switch { 1 => "SAME_UPPER", 2 => "SAME_LOWER", 3 => "VALID", _ => "NOTSET" };
+        if (autoPad != "NOTSET") Array.Fill(pads, 0);
+        // ONNX Runtime refuses dilation with SAME padding
+        if (autoPad.StartsWith("SAME", StringComparison.Ordinal)) Array.Fill(dilations, 1);
+        for (int a = 0; a < rank; a++)
+            if (size[a] + pads[a] + pads[a + rank] - dilations[a] * (kernel[a] - 1) < 1) (kernel[a], dilations[a]) = (1, 1);
+        return new ConvSpec(outChannels, group, kernel, strides, pads, dilations, r.Bias, (WeightStorage)r.Storage, autoPad);
     }
 
     /// <summary>The model of <paramref name="spec"/>, its element type replaced by <paramref name="type"/> when given (for a float twin).</summary>
@@ -174,17 +214,19 @@ internal static class RandomConvGraphs
     {
         var t = type ?? spec.Type;
         var b = new TestModelBuilder(spec.Opset, seed: spec.WeightSeed);
-        string x = b.Input("x", t, [spec.Batch, spec.Channels, .. spec.Spatial.Cast<object>()]);
+        object batch = spec.SymbolicBatch ? "N" : spec.Batch;
+        string x = b.Input("x", t, [batch, spec.Channels, .. spec.Spatial.Cast<object>()]);
         long c = spec.Channels;
         var size = spec.Spatial.ToArray();
-        bool flat = false;
+        object[]? outputDims = null;
         foreach (var layer in spec.Layers)
         {
             switch (layer)
             {
                 case ConvSpec conv:
                     x = b.Conv(x, c, conv.OutChannels, conv.Kernel.Select(k => (long)k).ToArray(), conv.Group, conv.Bias, conv.Storage, t,
-                        Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("pads", Longs(conv.Pads)), Attr.Ints("dilations", Longs(conv.Dilations)));
+                        Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("dilations", Longs(conv.Dilations)),
+                        conv.AutoPad == "NOTSET" ? Attr.Ints("pads", Longs(conv.Pads)) : Attr.String("auto_pad", conv.AutoPad));
                     c = conv.OutChannels;
                     for (int a = 0; a < size.Length; a++) size[a] = conv.OutputSize(a, size[a]);
                     break;
@@ -192,8 +234,14 @@ internal static class RandomConvGraphs
                     x = BatchNormalization(b, x, c, bn.Epsilon, t);
                     break;
                 case ConstantOpSpec op:
-                    long[] dims = op.PerChannel && !flat ? [c, .. size.Select(_ => 1L)] : [];
+                    long[] dims = op.PerChannel ? [c, .. size.Select(_ => 1L)] : [];
                     x = b.Node(op.Op, [x, b.Initializer(b.RandomTensor(b.UniqueName("k"), dims, t, op.Op == "Add" ? 0.5 : 1.5))]);
+                    break;
+                case ZeroPadSpec pad:
+                    int rank = size.Length;
+                    long[] allPads = [0, 0, .. pad.Pads[..rank].Select(p => (long)p), 0, 0, .. pad.Pads[rank..].Select(p => (long)p)];
+                    x = b.Node("Pad", [x, b.Initializer(TestModelBuilder.Int64Tensor(b.UniqueName("pads"), [allPads.Length], allPads))]);
+                    for (int a = 0; a < rank; a++) size[a] += pad.Pads[a] + pad.Pads[a + rank];
                     break;
                 case ActivationSpec act:
                     x = b.Node(act.Op, [x]);
@@ -203,23 +251,42 @@ internal static class RandomConvGraphs
                     Array.Fill(size, 1);
                     break;
                 case HeadSpec head:
-                    long features = c * size.Aggregate(1L, (p, s) => p * s);
-                    x = b.Flatten(x);
-                    long[] weightDims = head.TransB ? [head.OutFeatures, features] : [features, head.OutFeatures];
-                    string w = b.Initializer(b.RandomTensor(b.UniqueName("head_w"), weightDims, t, 1 / Math.Sqrt(features)));
-                    x = head.Op == "MatMul" && !head.TransB
-                        ? b.Node("MatMul", [x, w])
-                        : b.Node("Gemm", [x, w, b.Initializer(b.RandomTensor(b.UniqueName("head_b"), [head.OutFeatures], t, 0.1))],
-                            Attr.Int("transB", head.TransB ? 1 : 0));
-                    c = head.OutFeatures;
-                    flat = true;
+                    (x, outputDims) = Head(b, x, head, t, batch, c, size);
                     break;
             }
         }
         b.Node("Identity", [x], ["y"]);
-        if (flat) b.Output("y", t, spec.Batch, c);
-        else b.Output("y", t, [spec.Batch, c, .. size.Cast<object>()]);
+        b.Output("y", t, outputDims ?? [batch, c, .. size.Cast<object>()]);
         return b;
+    }
+
+    private static (string Output, object[] Dims) Head(TestModelBuilder b, string x, HeadSpec head, DataType t, object batch, long c, int[] size)
+    {
+        long pixels = size.Aggregate(1L, (p, s) => p * s);
+        long m = head.OutFeatures;
+        string Weight(long[] dims, long fanIn) => b.Initializer(b.RandomTensor(b.UniqueName("head_w"), dims, t, 1 / Math.Sqrt(fanIn)));
+        string BiasAdd(string y, long[] dims) => head.Bias ? b.Node("Add", [y, b.Initializer(b.RandomTensor(b.UniqueName("head_b"), dims, t, 0.1))]) : y;
+        switch (head.Kind)
+        {
+            case "MatMulChannelsLast":
+                x = b.Transpose(b.Reshape(x, [0, c, -1]), [0, 2, 1]);
+                return (BiasAdd(b.Node("MatMul", [x, Weight([c, m], c)]), [m]), [batch, pixels, m]);
+            case "MatMulWeightLeft":
+                x = b.Reshape(x, [0, c, -1]);
+                return (BiasAdd(b.Node("MatMul", [Weight([m, c], c), x]), [m, 1]), [batch, m, pixels]);
+            case "MatMul":
+                long k = c * pixels;
+                return (BiasAdd(b.Node("MatMul", [b.Flatten(x), Weight([k, m], k)]), [m]), [batch, m]);
+            default:
+                long features = c * pixels;
+                bool transB = head.Kind == "GemmTransB";
+                string[] inputs = [b.Flatten(x), Weight(transB ? [m, features] : [features, m], features)];
+                if (head.Bias) inputs = [.. inputs, b.Initializer(b.RandomTensor(b.UniqueName("head_c"), [m], t, 0.1))];
+                var attributes = new List<AttributeProto> { Attr.Int("transB", transB ? 1 : 0) };
+                if (head.Alpha != 1) attributes.Add(Attr.Float("alpha", head.Alpha));
+                if (head.Beta != 1) attributes.Add(Attr.Float("beta", head.Beta));
+                return (b.Node("Gemm", inputs, attributes.ToArray()), [batch, m]);
+        }
     }
 
     private static string BatchNormalization(TestModelBuilder b, string x, long channels, float epsilon, DataType type)

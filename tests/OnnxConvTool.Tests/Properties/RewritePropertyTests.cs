@@ -1,6 +1,7 @@
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
+using OnnxConvTool.Shapes;
 using OnnxConvTool.TestKit;
 using OnnxConvTool.Tests.Rewriting;
 using Xunit.Abstractions;
@@ -22,7 +23,7 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
     public static TheoryData<string> RuleSetIds()
     {
         var data = new TheoryData<string>();
-        foreach (var rules in FuzzPipeline.RuleSets()) data.Add(Id(rules));
+        foreach (var (rules, _) in FuzzPipeline.RuleSets()) data.Add(Id(rules));
         return data;
     }
 
@@ -30,11 +31,11 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
     [MemberData(nameof(RuleSetIds))]
     public void RewritesOfRandomGraphsAreValidAndEquivalent(string ruleSet)
     {
-        var rules = FuzzPipeline.RuleSets().Single(s => Id(s) == ruleSet);
+        var (rules, fixpoint) = FuzzPipeline.RuleSets().Single(s => Id(s.Rules) == ruleSet);
         int applied = 0, compared = 0, graphs = PropertyRunner.Iterations(GraphsPerRuleSet);
         PropertyRunner.Check(RandomConvGraphs.Specs(DataType.Float, DataType.Float, DataType.Float16, DataType.Double), spec =>
         {
-            var (rewrites, numeric) = AssertRewriteIsEquivalent(spec, rules);
+            var (rewrites, numeric) = AssertRewriteIsEquivalent(spec, rules, fixpoint);
             applied += rewrites;
             if (numeric) compared++;
         }, graphs, spec => spec.ToCSharp());
@@ -44,6 +45,8 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
         Assert.True(compared > 0, $"no rewrite by {ruleSet} was compared by ONNX Runtime");
     }
 
+    private static string OutputShape(Model model) => ShapeInference.Run(model).Get(model.Graph.Outputs[0]) is var s ? $"{s.ElementType} {s}" : "";
+
     internal static string Id(IReadOnlyList<IRewriteRule> rules) => string.Join("+", rules.Select(r => r.Id));
 
     /// <summary>
@@ -51,14 +54,15 @@ public sealed class RewritePropertyTests(ITestOutputHelper output)
     /// saves stably, and compares it with the original in ONNX Runtime; float64 models, which ONNX Runtime runs
     /// only without Conv, against their float32 twin. Returns the rewrites applied and whether numbers were compared.
     /// </summary>
-    internal static (int Applied, bool Compared) AssertRewriteIsEquivalent(GraphSpec spec, IReadOnlyList<IRewriteRule> rules)
+    internal static (int Applied, bool Compared) AssertRewriteIsEquivalent(GraphSpec spec, IReadOnlyList<IRewriteRule> rules, bool fixpoint = false)
     {
         var builder = RandomConvGraphs.Build(spec);
         var before = builder.ToIr();
         var after = builder.ToIr();
-        var result = RewriteDriver.Run(after, rules, new RewriteOptions { ValidateAfterEachRewrite = true });
+        var result = RewriteDriver.Run(after, rules, new RewriteOptions { ValidateAfterEachRewrite = true, Fixpoint = fixpoint });
         Assert.Empty(GraphValidator.Validate(after));
         if (!result.Modified) return (0, false);
+        Assert.Equal(OutputShape(before), OutputShape(after));
 
         byte[] saved = ModelWriter.ToBytes(after);
         var reloaded = ModelReader.Build(ModelProto.Parser.ParseFrom(saved), "rewritten.onnx", Directory.GetCurrentDirectory());

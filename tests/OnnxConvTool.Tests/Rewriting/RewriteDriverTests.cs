@@ -61,11 +61,11 @@ public sealed class RewriteDriverTests
     {
         var only = RewriteHarness.ToMatMul(ThreeConvs(), new RewriteOptions { Only = ["c3"] }).Result;
         Assert.Equal([CandidateStatus.Excluded, CandidateStatus.Excluded, CandidateStatus.Applied], only.Outcomes.Select(o => o.Status));
-        Assert.Equal("not named by --only", only.Outcomes[0].Detail);
+        Assert.Equal("not among the nodes selected by name", only.Outcomes[0].Detail);
 
         var exclude = RewriteHarness.ToMatMul(ThreeConvs(), new RewriteOptions { Exclude = ["Conv_0", "nothing-called-this"] }).Result;
         Assert.Equal([CandidateStatus.Excluded, CandidateStatus.NotApplicable, CandidateStatus.Applied], exclude.Outcomes.Select(o => o.Status));
-        Assert.Equal("excluded by --exclude", exclude.Outcomes[0].Detail);
+        Assert.Equal("excluded by name", exclude.Outcomes[0].Detail);
         Assert.Equal(["nothing-called-this"], exclude.UnmatchedSelectors);
     }
 

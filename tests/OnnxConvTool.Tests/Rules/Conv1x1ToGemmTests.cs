@@ -90,6 +90,79 @@ public sealed class Conv1x1ToGemmTests
         Assert.EndsWith("(MatMul form: the spatial map of 'x' is 3x5, not 1x1)", result.Outcomes[0].Detail);
     }
 
+    /// <summary>A value_info left from an older version of the model claims a 1x1 map; inference says H×W.</summary>
+    [SkippableFact]
+    public void AStaleValueInfoDoesNotMakeAMapOneByOne()
+    {
+        var b = new TestModelBuilder(13, seed: 12);
+        b.Input("x", "N", 4, "H", "W");
+        b.Node("Relu", ["x"], ["h"]);
+        b.Graph.ValueInfo.Add(TestModelBuilder.ValueInfo("h", DataType.Float, ["N", 4, 1, 1]));
+        b.Node("Relu", [b.Conv("h", 4, 3, [1, 1])], ["y"]);
+        b.Output("y", DataType.Float, "N", 3, "H", "W");
+
+        var (before, after, result) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+
+        Assert.EndsWith("(MatMul form: the spatial map of 'h' is declared 1x1 (value_info) but inference cannot confirm it)", result.Outcomes[0].Detail);
+        Assert.False(RewriteHarness.OpCounts(after).ContainsKey("Gemm"));
+        Equivalence.AssertEquivalent(before, after);
+    }
+
+    [SkippableFact]
+    public void AValueInfoThatInferenceConfirmsStillCounts()
+    {
+        var b = new TestModelBuilder(13, seed: 12);
+        b.Input("x", "N", 4, "H", "W");
+        b.Node("GlobalAveragePool", ["x"], ["p"]);
+        b.Node("Relu", ["p"], ["h"]);
+        b.Graph.ValueInfo.Add(TestModelBuilder.ValueInfo("h", DataType.Float, ["N", 4, 1, 1]));
+        b.Node("Relu", [b.Conv("h", 4, 3, [1, 1])], ["y"]);
+        b.Output("y", DataType.Float, "N", 3, 1, 1);
+
+        var (before, after, _) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+
+        Assert.Equal(1, RewriteHarness.OpCounts(after)["Gemm"]);
+        Equivalence.AssertEquivalent(before, after);
+    }
+
+    /// <summary>A slope [C] lines up with the last axis: PRelu of [N,C,1,1] and [C] is [N,C,1,C], a 1×C map.</summary>
+    [SkippableTheory]
+    [InlineData(new long[] { 4 }, false)]
+    [InlineData(new long[] { 4, 1, 1 }, true)]
+    [InlineData(new long[] { 1 }, true)]
+    public void APReluSlopeThatBroadcastsOverTheSpatialAxesIsNotAOneByOneMap(long[] slopeDims, bool gemm)
+    {
+        var b = new TestModelBuilder(13, seed: 13);
+        b.Input("x", "N", 4, 5, 5);
+        var pooled = b.Node("GlobalAveragePool", ["x"]);
+        b.RandomInitializer("slope", slopeDims);
+        var activated = b.Node("PRelu", [pooled, "slope"]);
+        b.Node("Relu", [b.Conv(activated, 4, 3, [1, 1])], ["y"]);
+        b.Output("y");
+
+        var (before, after, result) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+
+        Assert.Equal(gemm, RewriteHarness.OpCounts(after).ContainsKey("Gemm"));
+        if (!gemm) Assert.Contains("not 1x1", result.Outcomes[0].Detail);
+        Equivalence.AssertEquivalent(before, after);
+    }
+
+    /// <summary>Axes [2,2] reduce H twice and W never; ONNX forbids repeated axes, so the map is not known.</summary>
+    [SkippableFact]
+    public void AMeanWithARepeatedAxisIsNotAOneByOneMap()
+    {
+        var b = new TestModelBuilder(13, seed: 14);
+        b.Input("x", "N", 4, 6, 6);
+        var mean = b.Node("ReduceMean", ["x"], Attr.Ints("axes", 2, 2), Attr.Int("keepdims", 1));
+        b.Node("Relu", [b.Conv(mean, 4, 3, [1, 1])], ["y"]);
+        b.Output("y");
+
+        var (_, after, result) = RewriteHarness.Run(b, new Conv1x1ToGemm());
+
+        Assert.False(RewriteHarness.OpCounts(after).ContainsKey("Gemm"));
+        Assert.EndsWith("not known to be 1x1)", result.Outcomes[0].Detail);
+    }
+
     [SkippableFact]
     public void ClassifierWithSqueezeExcitationBlocksIsEquivalent()
     {

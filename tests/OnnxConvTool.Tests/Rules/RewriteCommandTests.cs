@@ -113,12 +113,14 @@ public sealed class RewriteCommandTests
         var args = new List<string> { "rewrite", Shared.RealModel(name), "-o", output, "--to", "matmul" };
         args.AddRange(name switch
         {
-            "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128"],
+            // The 8 kHz else-branch needs other input sizes than the 16 kHz one: its rewritten nodes cannot be reached in the same run.
+            "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128", "--allow-unexecuted"],
             "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=N,3,96,64"],
             _ => [],
         });
         var (code, stdout, stderr) = Run([.. args]);
         Assert.True(code == 0, stderr + stdout);
+        Assert.Matches(@"verification: equivalent: .*, (\d+) of \1 rewritten nodes ran|verification: equivalent: .*, 2 of 4 rewritten nodes ran", stdout);
         var written = ModelReader.Load(output);
         Assert.Equal(0, RewriteHarness.PointwiseConvCount(written));
         PythonOracle.AssertValid(written);

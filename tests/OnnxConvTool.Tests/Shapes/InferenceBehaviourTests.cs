@@ -54,6 +54,51 @@ public sealed class InferenceBehaviourTests
     }
 
     [Fact]
+    public void GetInferredIgnoresWhatOnlyADeclarationSays()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", "N", 3, "H", "W");
+        Node(b, "Relu", ["x"], ["stale"]);
+        Node(b, "Relu", ["stale"], ["after"]);
+        Node(b, "GlobalAveragePool", ["x"], ["pooled"]);
+        b.Graph.ValueInfo.Add(TestModelBuilder.ValueInfo("stale", DataType.Float, ["N", 3, 1, 1]));
+        b.Graph.ValueInfo.Add(TestModelBuilder.ValueInfo("pooled", DataType.Float, ["N", 3, 1, 1]));
+        Out(b, "after");
+        Out(b, "pooled");
+        var model = b.ToIr();
+
+        var result = ShapeInference.Run(model);
+
+        Assert.Equal("[N,3,1,1]", result.Get(model.Graph.Find("stale")!).ToString());
+        Assert.Null(result.GetInferred(model.Graph.Find("stale")!).Dims);
+        Assert.Null(result.GetInferred(model.Graph.Find("after")!).Dims);
+        Assert.Equal("[N,3,1,1]", result.GetInferred(model.Graph.Find("pooled")!).ToString());
+        Assert.Equal("[N,3,H,W]", result.GetInferred(model.Graph.Find("x")!).ToString());
+    }
+
+    [Fact]
+    public void APReluSlopeBroadcastsAgainstTheInput()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", "N", 4, 1, 1);
+        Node(b, "PRelu", ["x", Weight(b, "slope", 4)], ["y"]);
+        Out(b, "y");
+        var model = b.ToIr();
+        Assert.Equal("[N,4,1,4]", ShapeInference.Run(model).Get(model.Graph.Find("y")!).ToString());
+    }
+
+    [Fact]
+    public void AReduceWithARepeatedAxisLeavesTheShapeUnknown()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", "N", 4, 6, 6);
+        Node(b, "ReduceMean", ["x"], ["y"], Attr.Ints("axes", 2, 2));
+        Out(b, "y");
+        var model = b.ToIr();
+        Assert.Null(ShapeInference.Run(model).Get(model.Graph.Find("y")!).Dims);
+    }
+
+    [Fact]
     public void SubgraphsSeeOuterScopeValues()
     {
         var b = new TestModelBuilder(13);

@@ -20,10 +20,12 @@ public sealed class EquivalenceCheckerTests
         var report = Verify(SmallModels.ConvNet(), SmallModels.ConvNet());
         Assert.True(report.Equivalent, report.RenderText());
         Assert.Equal(ExitCode.Ok, report.ExitCode);
-        Assert.Equal(3, report.Trials.Count);
+        // Three random trials, then the edge-value trial (batch 4, square 64×64).
+        Assert.Equal(["random", "random", "random", "edge values"], report.Trials.Select(t => t.Source));
         Assert.True(report.ComparedElements > 0);
         Assert.All(report.Trials, t => Assert.Equal(0, t.Outputs.Single().MaxAbsError));
-        Assert.Equal(3, report.Trials.Select(t => string.Join(",", t.FreeDims.Values)).Distinct().Count());
+        Assert.Equal(4, report.Trials.Select(t => string.Join(",", t.FreeDims.Values)).Distinct().Count());
+        Assert.Equal(new Dictionary<string, long> { ["N"] = 4, ["H"] = 64, ["W"] = 64 }, report.Trials[^1].FreeDims);
         Assert.All(report.Trials, t => Assert.Equal(t.FreeDims["N"], t.Inputs.Single().Shape[0]));
     }
 
@@ -205,7 +207,9 @@ public sealed class EquivalenceCheckerTests
         // Logits near -40 put the Sigmoid at ~4e-18, so even a 10% weight change moves y by far less than atol.
         var report = Verify(Saturated(), Saturated().Perturb("conv.weight", 0.1));
         Assert.Equal(ExitCode.VerificationFoundDifference, report.ExitCode);
-        Assert.All(report.Trials, t => Assert.True(t.Outputs.Single().Passed));
+        // On random inputs the Sigmoid saturates (the edge-value trial's ±100 inputs may pull it out of saturation).
+        var random = report.Trials.Where(t => t.Source == "random").ToList();
+        Assert.All(random, t => Assert.True(t.Outputs.Single().Passed));
         Assert.All(report.Trials, t => Assert.False(t.PreActivations.Single().Passed));
         Assert.Contains("'logits', the input of Sigmoid producing output 'y'", report.Problems[0]);
         Assert.Contains("saturates", report.Problems[0]);
@@ -215,10 +219,11 @@ public sealed class EquivalenceCheckerTests
     [Fact]
     public void ExplicitTolerancesApplyToEveryOutput()
     {
-        var loose = Verify(SmallModels.ConvNet(), SmallModels.ConvNet().Perturb("conv.weight", 1e-3), new VerifyOptions { Rtol = 1e-2, Atol = 1e-2 });
+        // The edge-value trial's ±100 inputs make a 1e-3 weight change worth ~0.2 on outputs near zero.
+        var loose = Verify(SmallModels.ConvNet(), SmallModels.ConvNet().Perturb("conv.weight", 1e-3), new VerifyOptions { Rtol = 1e-2, Atol = 0.5 });
         Assert.True(loose.Equivalent, loose.RenderText());
         Assert.All(loose.Trials, t => Assert.Equal(1e-2, t.Outputs.Single().Rtol));
-        Assert.All(loose.Trials, t => Assert.Equal(1e-2, t.Outputs.Single().Atol));
+        Assert.All(loose.Trials, t => Assert.Equal(0.5, t.Outputs.Single().Atol));
     }
 
     [Fact]

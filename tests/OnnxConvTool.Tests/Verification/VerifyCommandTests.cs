@@ -25,7 +25,7 @@ public sealed class VerifyCommandTests : IDisposable
     {
         var result = CliInvocation.Run("verify", _model, _model, "--trials", "2");
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("result: equivalent: 2 trials, 1 output", result.Stdout);
+        Assert.Contains("result: equivalent: 3 trials, 1 output", result.Stdout);   // 2 random + the edge-value trial
         Assert.Equal("", result.Stderr);
     }
 

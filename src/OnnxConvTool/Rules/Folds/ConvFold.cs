@@ -126,7 +126,7 @@ internal static class ConvFold
     /// (a pure shift). Null on success, else why the folded values cannot be stored.
     /// </summary>
     public static string? FoldAfter(FoldableConv conv, double[] scale, double[] shift, bool changesWeight,
-        out RoundedTensor? weight, out RoundedTensor bias)
+        out RoundedTensor? weight, out RoundedTensor? bias)
     {
         var (w, b) = ConvWeightMath.FoldOutputAffine(conv.WeightTensor.ToDoubleArray(), conv.WeightTensor.Dims, conv.BiasTensor?.ToDoubleArray(),
             scale, shift, conv.Group, conv.Transposed);
@@ -135,21 +135,26 @@ internal static class ConvFold
 
     /// <summary>The new weight and bias for <c>Conv(a·x + d)</c> (a Conv without padding when d ≠ 0).</summary>
     public static string? FoldBefore(FoldableConv conv, double[] scale, double[] shift, bool changesWeight,
-        out RoundedTensor? weight, out RoundedTensor bias)
+        out RoundedTensor? weight, out RoundedTensor? bias)
     {
         var (w, b) = ConvWeightMath.FoldInputAffine(conv.WeightTensor.ToDoubleArray(), conv.WeightTensor.Dims, conv.BiasTensor?.ToDoubleArray(),
             scale, shift, conv.Group);
         return Store(conv, changesWeight ? w : null, b, out weight, out bias);
     }
 
-    private static string? Store(FoldableConv conv, double[]? w, double[] b, out RoundedTensor? weight, out RoundedTensor bias)
+    /// <summary>
+    /// Checks and stores the folded weight (null: unchanged) and bias. The bias stays as it is when the fold leaves
+    /// it unchanged: equal to the stored one, or all zeros on a Conv without bias.
+    /// </summary>
+    private static string? Store(FoldableConv conv, double[]? w, double[] b, out RoundedTensor? weight, out RoundedTensor? bias)
     {
         weight = null;
-        bias = null!;
+        bias = null;
         if (w is not null && FusionGuards.FitsElementType(w, conv.ElementType, $"the folded weight of '{conv.Conv.DisplayName}'") is { } wProblem) return wProblem;
         if (FusionGuards.FitsElementType(b, conv.ElementType, $"the folded bias of '{conv.Conv.DisplayName}'") is { } bProblem) return bProblem;
         if (w is not null) weight = WeightMath.Store(FoldedName(conv.Weight.Name), conv.ElementType, conv.WeightTensor.Dims, w);
-        bias = WeightMath.Store(FoldedName(conv.Bias?.Name ?? conv.Weight.Name + "_bias"), conv.ElementType, [conv.OutChannels], b);
+        bool biasUnchanged = conv.BiasTensor is { } original ? original.ToDoubleArray().AsSpan().SequenceEqual(b) : b.All(v => v == 0);
+        if (!biasUnchanged) bias = WeightMath.Store(FoldedName(conv.Bias?.Name ?? conv.Weight.Name + "_bias"), conv.ElementType, [conv.OutChannels], b);
         return null;
     }
 
@@ -180,10 +185,20 @@ internal static class ConvFold
         rewriter.RemoveNode(match.Swallowed);
     }
 
-    /// <summary>", max deviation 0.5 ULP of float32" for a match that recomputed constants, else "".</summary>
-    public static string DeviationText(RoundedTensor? weight, RoundedTensor? bias, DataType type) =>
-        weight is null && bias is null ? ""
-            : $", max deviation {Math.Max(weight?.MaxDeviationUlps ?? 0, bias?.MaxDeviationUlps ?? 0).ToString("0.###", CultureInfo.InvariantCulture)} ULP of {ElementTypes.Name(type)}";
+    /// <summary>What a fold recomputed, for reports: "new weight and bias, max deviation 0.5 ULP of float32", "new bias, …", or "weight and bias unchanged".</summary>
+    public static string ChangeText(RoundedTensor? weight, RoundedTensor? bias, DataType type)
+    {
+        string what = (weight, bias) switch
+        {
+            (not null, not null) => "new weight and bias",
+            (not null, null) => "new weight",
+            (null, not null) => "new bias",
+            _ => "weight and bias unchanged",
+        };
+        if (weight is null && bias is null) return what;
+        double deviation = Math.Max(weight?.MaxDeviationUlps ?? 0, bias?.MaxDeviationUlps ?? 0);
+        return $"{what}, max deviation {deviation.ToString("0.###", CultureInfo.InvariantCulture)} ULP of {ElementTypes.Name(type)}";
+    }
 
     /// <summary>The conv's output is swallowed by its consumer only: one consumer, not a graph output, same graph.</summary>
     public static string? OutputOnlyFeeds(Node conv, Node consumer)

@@ -64,7 +64,7 @@ public sealed class FuseAffineIntoConv : RewriteRule<ConvFoldMatch>
         if (ConvFold.FoldAfter(foldable, scale, shift, changesWeight, out var weight, out var bias) is { } storeProblem)
             return MatchResult.Fail(storeProblem);
         return new ConvFoldMatch(conv, op, null, weight, bias, null,
-            $"folded {op.OpType} by {shape} '{constant.Name}' into {conv.OpType} '{conv.DisplayName}' ({(changesWeight ? "new weight and bias" : "new bias")}{ConvFold.DeviationText(weight, bias, foldable.ElementType)})");
+            $"folded {op.OpType} by {shape} '{constant.Name}' into {conv.OpType} '{conv.DisplayName}' ({ConvFold.ChangeText(weight, bias, foldable.ElementType)})");
     }
 
     private static MatchResult<ConvFoldMatch> MatchBefore(Node conv, RewriteContext context)
@@ -96,7 +96,7 @@ public sealed class FuseAffineIntoConv : RewriteRule<ConvFoldMatch>
         if (ConvFold.FoldBefore(foldable, scale, shift, changesWeight, out var weight, out var bias) is { } storeProblem)
             return MatchResult.Fail(storeProblem);
         return new ConvFoldMatch(conv, op, data, weight, bias, null,
-            $"folded {op.OpType} by {shape} '{constant.Name}' into its input channels ({(changesWeight ? "new weight and bias" : "new bias")}{ConvFold.DeviationText(weight, bias, foldable.ElementType)})");
+            $"folded {op.OpType} by {shape} '{constant.Name}' into its input channels ({ConvFold.ChangeText(weight, bias, foldable.ElementType)})");
     }
 
     private static string? CheckOp(Node op, RewriteContext context)

@@ -53,7 +53,7 @@ public sealed class FuseBatchNormIntoConv : RewriteRule<ConvFoldMatch>
         if (ConvFold.FoldAfter(foldable, scale, shift, changesWeight: true, out var weight, out var bias) is { } storeProblem)
             return MatchResult.Fail(storeProblem);
         return new ConvFoldMatch(conv, bn, null, weight, bias, null,
-            $"folded into {conv.OpType} '{conv.DisplayName}' (new weight and bias{ConvFold.DeviationText(weight, bias, foldable.ElementType)})");
+            $"folded into {conv.OpType} '{conv.DisplayName}' ({ConvFold.ChangeText(weight, bias, foldable.ElementType)})");
     }
 
     public override string Describe(ConvFoldMatch match) => match.Description;

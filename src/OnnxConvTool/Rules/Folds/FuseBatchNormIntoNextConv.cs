@@ -55,7 +55,7 @@ public sealed class FuseBatchNormIntoNextConv : RewriteRule<ConvFoldMatch>
         if (ConvFold.FoldBefore(foldable, scale, shift, changesWeight: true, out var weight, out var bias) is { } storeProblem)
             return MatchResult.Fail(storeProblem);
         return new ConvFoldMatch(conv, bn, bn.Input(0), weight, bias, null,
-            $"folded BatchNormalization '{bn.DisplayName}' into its input channels (new weight and bias{ConvFold.DeviationText(weight, bias, foldable.ElementType)})");
+            $"folded BatchNormalization '{bn.DisplayName}' into its input channels ({ConvFold.ChangeText(weight, bias, foldable.ElementType)})");
     }
 
     public override string Describe(ConvFoldMatch match) => match.Description;

@@ -18,8 +18,9 @@ namespace OnnxConvTool.Rules.Folds;
 /// (2) the Pad's output has one consumer and is not a graph output;
 /// (3) the Conv's auto_pad is NOTSET (explicit pads) and its geometry is valid;
 /// (4) the Pad's mode is constant (not reflect, edge or wrap);
-/// (5) its pads (attribute <c>paddings</c>/<c>pads</c>, or input since opset 11) and axes (input since opset 18)
-/// are constants;
+/// (5) its pads (attribute <c>paddings</c>/<c>pads</c>, or input since opset 11; a constant or a value shape
+/// inference computes from constants, as tf2onnx's Split/Concat of a constant) and axes (input since opset 18)
+/// are known;
 /// (6) its pad value (attribute <c>value</c>, or input since opset 11) is 0;
 /// (7) the batch and channel axes are not padded and no pad is negative.</para>
 /// </remarks>
@@ -56,7 +57,8 @@ public sealed class FusePadIntoConv : RewriteRule<ConvFoldMatch>
         string mode = pad.GetString("mode", "constant");
         if (mode != "constant") return MatchResult.Fail($"'{pad.DisplayName}' pads in mode '{mode}', not with a constant");
         if (ReadPadValue(pad, context) is { } valueProblem) return MatchResult.Fail(valueProblem);
-        var pads = AttrOrInput.Pads(pad);
+        var pads = AttrOrInput.Ints(pad, "pads", resolve: value => Model.TryGetConstant(value) is { } t && ElementTypes.IsInteger(t.ElementType)
+            ? t.ToInt64Array() : context.Shapes.TryGetInts(value));
         if (pads.Values is not { } padValues) return MatchResult.Fail($"the pads of '{pad.DisplayName}' are not constant: {pads.Description}");
         if (ReadAxes(pad, context, rank, out var axes) is { } axesProblem) return MatchResult.Fail(axesProblem);
         axes ??= Enumerable.Range(0, rank).ToArray();

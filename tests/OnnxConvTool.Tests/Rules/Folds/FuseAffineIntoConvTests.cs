@@ -122,6 +122,20 @@ public sealed class FuseAffineIntoConvTests(ITestOutputHelper output)
         Assert.Equal("x", after.Graph.Nodes.Single(n => n.OpType == "Conv").Inputs[0]!.Name);
     }
 
+    /// <summary>A scale needs no bias: a Conv without one keeps having none, and only its weight is new.</summary>
+    [SkippableFact]
+    public void AScaleAddsNoBiasToAConvWithoutOne()
+    {
+        var b = new TestModelBuilder(13, seed: 47);
+        b.Input("x", FoldHarness.InputDims(4, 2));
+        b.Node("Relu", [b.Node("Mul", [FoldHarness.Conv(b, "x", 4, 6, 2, bias: false), b.Initializer(b.UniformTensor("c", [1, 6, 1, 1], 0.5, 1.5))])], ["y"]);
+        FoldHarness.Output(b, "y", 4);
+        var (after, result, _) = FoldHarness.AssertFolds(b, [new FuseAffineIntoConv()], applied: 1);
+        Assert.Equal(2, after.Graph.Nodes.Single(n => n.OpType == "Conv").Inputs.Count);
+        Assert.Matches(@"^folded Mul by \[1,6,1,1\] 'c' into Conv 'Conv_\d+' \(new weight, max deviation 0(\.\d+)? ULP of float32\)$",
+            result.Outcomes.Single(o => o.Status == CandidateStatus.Applied).Detail);
+    }
+
     [Fact]
     public void RefusesAShiftBeforeAConvThatPads() =>
         FoldHarness.AssertRefuses(OpThenConv("Add", [1, 4, 1, 1], padded: true), new FuseAffineIntoConv(), "Conv",

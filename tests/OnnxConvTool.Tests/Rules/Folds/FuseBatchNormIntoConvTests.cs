@@ -1,4 +1,5 @@
 using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules.Folds;
@@ -68,11 +69,16 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
         Assert.Contains("folded into", result.Outcomes[0].Detail);
     }
 
-    /// <summary>Opset 6 BatchNormalization (is_test = 1), which ONNX Runtime no longer runs: checked structurally and by the checker.</summary>
-    [SkippableFact]
-    public void FoldsTheOpset6TestForm()
+    /// <summary>
+    /// BatchNormalization of opsets 5 and 6 (is_test = 1; consumed_inputs in 5), which ONNX Runtime no longer runs:
+    /// checked structurally and by the checker.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(5)]
+    [InlineData(6)]
+    public void FoldsTheOldOpsetTestForm(int opset)
     {
-        var (after, _, _) = FoldHarness.AssertFolds(ConvThenBatchNorm(6, 2, Groups.Two, true, DataType.Float, false), [new FuseBatchNormIntoConv()], applied: 1,
+        var (after, _, _) = FoldHarness.AssertFolds(ConvThenBatchNorm(opset, 2, Groups.Two, true, DataType.Float, false), [new FuseBatchNormIntoConv()], applied: 1,
             runsInOnnxRuntime: false);
         Assert.Equal(0, FoldHarness.Count(after, "BatchNormalization"));
     }
@@ -129,6 +135,43 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
         }
         for (int m = 0; m < 6; m++)
             Assert.Equal((float)(p[1][m] - p[2][m] * p[0][m] / Math.Sqrt(p[3][m] + epsilon)), (float)bias[m]);
+    }
+
+    /// <summary>
+    /// bfloat16 (Conv accepts it from opset 22; ONNX Runtime's CPU provider does not run it): every stored value is
+    /// the float64 fold rounded once, within half a bfloat16 ULP.
+    /// </summary>
+    [Fact]
+    public void FoldsBfloat16WithinHalfAnUlp()
+    {
+        var builder = ConvThenBatchNorm(22, 2, Groups.Two, bias: true, DataType.Bfloat16, transposed: false);
+        var model = builder.ToIr();
+        var conv = model.Graph.Nodes.Single(n => n.OpType == "Conv");
+        var bn = model.Graph.Nodes.Single(n => n.OpType == "BatchNormalization");
+        var w = Model.TryGetConstant(conv.Inputs[1]!)!.ToDoubleArray();
+        var b = Model.TryGetConstant(conv.Inputs[2]!)!.ToDoubleArray();
+        var p = bn.Inputs.Skip(1).Select(v => Model.TryGetConstant(v!)!.ToDoubleArray()).ToArray();
+        double epsilon = bn.GetFloat("epsilon", 1e-5f);
+        var result = RewriteDriver.Run(model, [new FuseBatchNormIntoConv()], new RewriteOptions { ValidateAfterEachRewrite = true });
+        Assert.InRange(Assert.Single(result.Outcomes).DeviationUlps!.Value, 0, 0.5);
+        var folded = Model.TryGetConstant(conv.Inputs[1]!)!;
+        var bias = Model.TryGetConstant(conv.Inputs[2]!)!;
+        Assert.Equal(DataType.Bfloat16, folded.ElementType);
+        Assert.Equal(DataType.Bfloat16, bias.ElementType);
+        var storedW = folded.ToDoubleArray();
+        var storedB = bias.ToDoubleArray();
+        long perChannel = w.Length / 6;
+        for (int i = 0; i < w.Length; i++)
+        {
+            long m = i / perChannel;
+            double truth = w[i] * p[0][m] / Math.Sqrt(p[3][m] + epsilon);
+            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedW[i], truth), 0, 0.5);
+        }
+        for (int m = 0; m < 6; m++)
+        {
+            double s = p[0][m] / Math.Sqrt(p[3][m] + epsilon);
+            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedB[m], (b[m] - p[2][m]) * s + p[1][m]), 0, 0.5);
+        }
     }
 
     [Fact]

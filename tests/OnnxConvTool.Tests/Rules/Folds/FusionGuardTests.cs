@@ -3,6 +3,7 @@ using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules.Folds;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
 
 namespace OnnxConvTool.Tests.Rules.Folds;
@@ -100,6 +101,75 @@ public sealed class FusionGuardTests
         Assert.Equal("w", convs[1].Inputs[1]!.Name);
         Assert.Equal(original, convs[1].Inputs[1]!.Initializer!.GetRawBytes().ToArray());
         Assert.Equal(2, after.Graph.Initializers.Count(i => i.Initializer!.Rank == 4));
+    }
+
+    /// <summary>Two Convs share W and each is followed by a BatchNormalization: each fold gets its own copy; W's tensor is never written.</summary>
+    [SkippableFact]
+    public void ConvsSharingAWeightEachFoldIntoTheirOwnCopy()
+    {
+        var b = new TestModelBuilder(13, seed: 89);
+        b.Input("x", FoldHarness.InputDims(4, 2));
+        var w = b.RandomInitializer("w", [4, 4, 3, 3], scale: 0.5);
+        var first = b.BatchNormalization(b.Node("Conv", ["x", w], Attr.Ints("kernel_shape", 3, 3), Attr.Ints("pads", 1, 1, 1, 1)), 4, "bn1");
+        var second = b.BatchNormalization(b.Node("Conv", [first, w], Attr.Ints("kernel_shape", 3, 3), Attr.Ints("pads", 1, 1, 1, 1)), 4, "bn2");
+        b.Node("Relu", [second], ["y"]);
+        FoldHarness.Output(b, "y", 4);
+        var model = b.ToIr();
+        var shared = model.Graph.Find("w")!.Initializer!;
+        var bytes = shared.GetRawBytes().ToArray();
+        Assert.Equal(2, RewriteDriver.Run(model, [new FuseBatchNormIntoConv()]).AppliedCount);
+        Assert.Equal(bytes, shared.GetRawBytes().ToArray());
+        var weights = model.Graph.Nodes.Where(n => n.OpType == "Conv").Select(n => n.Inputs[1]!).ToArray();
+        Assert.NotSame(weights[0], weights[1]);
+        Assert.Null(model.Graph.Find("w"));
+        FoldHarness.AssertFolds(b, [new FuseBatchNormIntoConv()], applied: 2);
+    }
+
+    /// <summary>
+    /// Both branches of an If run Conv(x; W) → BatchNormalization with W from the outer scope: each branch folds
+    /// into its own new weight inside the branch, and W stays for the other.
+    /// </summary>
+    [SkippableFact]
+    public void FoldsInsideIfBranchesWithAWeightCapturedFromTheOuterScope()
+    {
+        var b = new TestModelBuilder(13, seed: 97);
+        b.Input("x", 2, 4, 5, 5);
+        b.Input("cond", DataType.Bool);
+        var w = b.RandomInitializer("outer_w", [6, 4, 3, 3], scale: 0.5);
+
+        GraphProto Branch(string name)
+        {
+            var g = new GraphProto { Name = name };
+            var conv = new NodeProto { OpType = "Conv", Name = $"{name}_conv" };
+            conv.Input.AddRange(["x", w]);
+            conv.Output.Add($"{name}_c");
+            conv.Attribute.Add(Attr.Ints("kernel_shape", 3, 3));
+            conv.Attribute.Add(Attr.Ints("pads", 1, 1, 1, 1));
+            g.Node.Add(conv);
+            string[] roles = ["scale", "bias", "mean", "var"];
+            foreach (var role in roles)
+                g.Initializer.Add(b.UniformTensor($"{name}_{role}", [6], role == "var" ? 0.5 : -0.5, 1.5));
+            var bn = new NodeProto { OpType = "BatchNormalization", Name = $"{name}_bn" };
+            bn.Input.AddRange([$"{name}_c", .. roles.Select(r => $"{name}_{r}")]);
+            bn.Output.Add($"{name}_y");
+            g.Node.Add(bn);
+            g.Output.Add(TestModelBuilder.ValueInfo($"{name}_y", DataType.Float, [2, 6, 5, 5]));
+            return g;
+        }
+        b.Node("If", ["cond"], ["y"], Attr.Graph("then_branch", Branch("then")), Attr.Graph("else_branch", Branch("else")));
+        b.Output("y", DataType.Float, 2, 6, 5, 5);
+
+        var before = b.ToIr();
+        var after = b.ToIr();
+        var result = RewriteDriver.Run(after, [new FuseBatchNormIntoConv()], new RewriteOptions { ValidateAfterEachRewrite = true, Fixpoint = true });
+        Assert.Equal(2, result.AppliedCount);
+        Assert.Equal(0, FoldHarness.Count(after, "BatchNormalization"));
+        Assert.Null(after.Graph.Find("outer_w"));
+        foreach (var branch in after.Graph.Nodes.Single(n => n.OpType == "If").Subgraphs.Values.SelectMany(g => g))
+            Assert.Same(branch, branch.Nodes.Single(n => n.OpType == "Conv").Inputs[1]!.Graph);
+        foreach (double cond in new[] { 1.0, 0.0 })
+            Equivalence.AssertEquivalent(before, after, new OnnxConvTool.Verification.VerifyOptions { Values = new Dictionary<string, double> { ["cond"] = cond } });
+        PythonOracle.AssertValid(after);
     }
 
     [Fact]

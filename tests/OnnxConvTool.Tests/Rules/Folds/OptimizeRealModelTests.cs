@@ -1,0 +1,67 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
+using OnnxConvTool.Tests.Oracle;
+using OnnxConvTool.Tests.Rewriting;
+using Xunit.Abstractions;
+
+namespace OnnxConvTool.Tests.Rules.Folds;
+
+/// <summary>
+/// <c>onnxconv optimize</c> end to end on every real model in ../shared/models and the sample ResNet bottleneck: exit 0,
+/// its own verification equivalent, the written model accepted by the checker, and the folds the issue asks for.
+/// </summary>
+public sealed class OptimizeRealModelTests(ITestOutputHelper output)
+{
+    /// <summary>Verify's input options that run each model (see ../shared/models/README.md).</summary>
+    private static string[] InputOptions(string name) => name switch
+    {
+        "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=1,3,96,64"],
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx" => ["--shape", "x=2,3,48,192"],
+        "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128"],
+        _ => [],
+    };
+
+    private Dictionary<string, int> Optimize(string input, string name)
+    {
+        using var temp = new TempDirectory();
+        string written = temp.File("optimized.onnx");
+        var run = CliInvocation.Run(["optimize", input, "-o", written, .. InputOptions(name)]);
+        output.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("verification: equivalent", run.Stdout);
+        PythonOracle.AssertValid(written);
+        var before = RewriteHarness.OpCounts(ModelReader.Load(input));
+        var after = RewriteHarness.OpCounts(ModelReader.Load(written));
+        foreach (var op in before.Keys.Union(after.Keys).Order(StringComparer.Ordinal))
+            if (before.GetValueOrDefault(op) != after.GetValueOrDefault(op))
+                output.WriteLine($"{op}: {before.GetValueOrDefault(op)} -> {after.GetValueOrDefault(op)}");
+        return after;
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Shared.RealModels), MemberType = typeof(Shared))]
+    public void OptimizesEveryRealModelIntoAVerifiedValidModel(string name)
+    {
+        var counts = Optimize(Shared.RealModel(name), name);
+        int Count(string op) => counts.GetValueOrDefault(op);
+        switch (name)
+        {
+            case "ch_ppocr_mobile_v2.0_cls_infer.onnx":
+                Assert.Equal(0, Count("BatchNormalization"));
+                break;
+            case "ch_PP-OCRv4_det_infer.onnx":
+                Assert.Equal(0, Count("BatchNormalization"));
+                Assert.InRange(Count("Mul"), 0, 58);
+                Assert.InRange(Count("Add"), 0, 59);
+                break;
+            case "mlsd_320x320_tiny.onnx":
+                Assert.Equal(0, Count("Pad"));
+                break;
+        }
+    }
+
+    [SkippableFact]
+    public void OptimizesTheSampleResNetBottleneckWithoutBatchNormalization() =>
+        Assert.Equal(0, Optimize(SampleModels.Get("resnet_bottleneck.onnx").CommittedPath, "resnet_bottleneck.onnx").GetValueOrDefault("BatchNormalization"));
+}
