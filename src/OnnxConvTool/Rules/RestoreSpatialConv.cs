@@ -49,7 +49,14 @@ public sealed class RestoreSpatialConv : RewriteRule<SpatialConvMatch>
 
     public override IReadOnlyCollection<string> RootOpTypes { get; } = ["Reshape", "Add", "Mul", "Conv"];
 
-    public override bool IsCandidate(Node node) => node.OpType is "Reshape" or "Add" or "Mul" or "Conv";
+    /// <summary>Structural pre-check: a Reshape of a channel map's output, a Conv reading a Slice or AveragePool, an Add or Mul with a constant operand.</summary>
+    public override bool IsCandidate(Node node) => node.OpType switch
+    {
+        "Reshape" => node.Input(0)?.Producer?.OpType is "Conv" or "MatMul" or "Mul" or "Add",
+        "Conv" => node.Input(0)?.Producer?.OpType is "Slice" or "AveragePool",
+        "Add" or "Mul" => node.Inputs.Any(i => i is not null && (i.IsInitializer || i.Producer?.OpType == "Constant")),
+        _ => false,
+    };
 
     public override MatchResult<SpatialConvMatch> TryMatch(Node root, RewriteContext context)
     {

@@ -17,7 +17,7 @@ public sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? Bat
 /// <remarks>
 /// <para>Algebra: convolution is linear in its weight, so <c>Conv(x, W₁) + Conv(x, W₂) = Conv(x, W₁ + W₂)</c> when both
 /// read the same pixels: a k′×k′ kernel zero-padded to k×k around its centre reads what the larger one reads when its
-/// pads are the larger one's minus (k − k′)/2 on each side. The identity is a kernel with 1 at its centre on the
+/// pads are the larger one's minus d·(k − k′)/2 on each side (d the dilation). The identity is a kernel with 1 at its centre on the
 /// matching channel; BatchNormalization(x) = s·x + t is that kernel scaled by s, with bias t. Biases add.
 /// MACs fall by the absorbed branch's; parameters by its weight.</para>
 /// <para>Preconditions, each with its sentence: (1) the Add's operands are a Conv on x and another branch on the same
@@ -78,8 +78,9 @@ public sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
                 if (difference < 0 || difference % 2 != 0)
                     return MatchResult.Fail($"the {h.KernelText} kernel of '{convB.DisplayName}' does not sit centred in the {g.KernelText} kernel of '{convA.DisplayName}'");
                 centre[i] = centre[k + i] = difference / 2;
-                if (g.Pads[i] - h.Pads[i] != difference / 2 || g.Pads[k + i] - h.Pads[k + i] != difference / 2)
-                    return MatchResult.Fail($"the pads [{string.Join(",", h.Pads)}] of '{convB.DisplayName}' do not line up with the pads [{string.Join(",", g.Pads)}] of '{convA.DisplayName}' (they must be smaller by half the kernel difference)");
+                long shift = difference / 2 * g.Dilations[i];
+                if (g.Pads[i] - h.Pads[i] != shift || g.Pads[k + i] - h.Pads[k + i] != shift)
+                    return MatchResult.Fail($"the pads [{string.Join(",", h.Pads)}] of '{convB.DisplayName}' do not line up with the pads [{string.Join(",", g.Pads)}] of '{convA.DisplayName}' (they must be smaller by half the kernel difference, times the dilation)");
             }
             long[] otherDims = [other.OutChannels, other.InPerGroup, .. h.Kernel!];
             var padded = WeightMath.PadKernel(other.Weight, otherDims, centre, out _);

@@ -10,23 +10,6 @@ using DataType = TensorProto.Types.DataType;
 
 public sealed class MergeRepVggBranchesTests
 {
-    /// <summary>
-    /// A RepVGG block in training form: 3-wide Conv → BN, 1-wide Conv → BN and (with <paramref name="identity"/>) BN(x),
-    /// summed, then ReLU.
-    /// </summary>
-    internal static TestModelBuilder RepVggBlock(int opset, int rank, long channels, long group, bool identity, DataType type = DataType.Float, int seed = 21)
-    {
-        var b = new TestModelBuilder(opset, seed);
-        b.Input("x", type, MergeHarness.InputDims(channels, rank));
-        string dense = b.BatchNormalization(MergeHarness.Conv(b, "x", channels, channels, rank, kernel: 3, group: group, bias: false, pad: 1, type: type), channels, type: type);
-        string pointwise = b.BatchNormalization(MergeHarness.Conv(b, "x", channels, channels, rank, group: group, bias: false, type: type), channels, type: type);
-        string sum = b.Add(dense, pointwise);
-        if (identity) sum = b.Add(sum, b.BatchNormalization("x", channels, type: type));
-        b.Node("Relu", [sum], ["y"]);
-        MergeHarness.Output(b, "y", rank + 2, type);
-        return b;
-    }
-
     private static IRewriteRule[] FoldsThenMerges() =>
         [.. RuleCatalog.CreateFixpointSet(RuleCatalog.FoldSet), .. RuleCatalog.CreateFixpointSet(RuleCatalog.MergeSet)];
 
@@ -48,7 +31,7 @@ public sealed class MergeRepVggBranchesTests
     [MemberData(nameof(Cases))]
     public void ATrainingFormRepVggBlockBecomesOneConvAndRelu(int opset, int rank, long group, bool identity, DataType type)
     {
-        var builder = RepVggBlock(opset, rank, 4, group, identity, type);
+        var builder = MergeModels.RepVggBlock(4, 6, rank, group, identity, type, opset);
         // Two BN folds, then one or two branch merges.
         var (after, _) = MergeHarness.AssertMerges(builder, FoldsThenMerges(), applied: identity ? 4 : 3);
         Assert.Equal(["Conv", "Relu"], after.Graph.Nodes.Select(n => n.OpType));
@@ -64,7 +47,7 @@ public sealed class MergeRepVggBranchesTests
         b.Node("Add", [dense, pointwise], ["y"]);
         MergeHarness.Output(b, "y", 4);
         MergeHarness.AssertRefuses(b, new MergeRepVggBranches(),
-            "the pads [1,1,1,1] of 'Conv_7' do not line up with the pads [1,1,1,1] of 'Conv_3' (they must be smaller by half the kernel difference)");
+            "the pads [1,1,1,1] of 'Conv_7' do not line up with the pads [1,1,1,1] of 'Conv_3' (they must be smaller by half the kernel difference, times the dilation)");
     }
 
     [Fact]
