@@ -283,7 +283,7 @@ public static class ModelReader
             return graph;
         }
 
-        /// <summary>The attributes of which a Constant node may have only one (which one it has decides its value).</summary>
+        /// <summary>The attributes of which a Constant node must have exactly one.</summary>
         private static readonly HashSet<string> ConstantValueAttributes =
             ["value", "value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings", "sparse_value"];
 
@@ -296,8 +296,8 @@ public static class ModelReader
             if (node.OpType == "Constant" && node.IsOnnxDomain)
             {
                 var values = nodeProto.Attribute.Select(a => a.Name).Where(ConstantValueAttributes.Contains).ToList();
-                if (values.Count > 1)
-                    throw Reject($"Constant node '{node.DisplayName}' in graph {graphPath} has {values.Count} value attributes ({string.Join(", ", values)}); it must have exactly one");
+                if (values.Count != 1)
+                    throw Reject($"Constant node '{node.DisplayName}' in graph {graphPath} has {(values.Count == 0 ? "no value attribute" : $"{values.Count} value attributes ({string.Join(", ", values)})")}; it must have exactly one");
             }
             foreach (var attribute in nodeProto.Attribute)
             {
