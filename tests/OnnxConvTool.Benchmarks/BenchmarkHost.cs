@@ -14,6 +14,7 @@ internal static class BenchmarkHost
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
+        ["merge"] = (MergeBenchmark.Description, MergeBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

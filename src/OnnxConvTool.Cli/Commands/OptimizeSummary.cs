@@ -48,6 +48,11 @@ internal sealed record OptimizeSummary(
         Run.Transform.Stages.Where(s => s.Passes is not null).SelectMany(s => s.Passes!.RemovedByPass)
             .GroupBy(p => p.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value), StringComparer.Ordinal);
 
+    /// <summary>Every applied merge with its sentence (what it made, MACs and parameters before and after).</summary>
+    private IReadOnlyList<CandidateOutcome> Merges =>
+        Run.Transform.Stages.Where(s => s.Name == RuleCatalog.MergeSet && s.Rewrite is not null).SelectMany(s => s.Rewrite!.Outcomes)
+            .Where(o => o.Status == CandidateStatus.Applied).ToArray();
+
     private IReadOnlyList<CandidateOutcome> NotFused => FoldOutcomes.Where(o => o.Status != CandidateStatus.Applied).ToArray();
 
     private IReadOnlyList<OpChange> OpChanges
@@ -87,6 +92,8 @@ internal sealed record OptimizeSummary(
         text.Append(RulesRun.Count == 0 ? "rules: none\n" : "rules:\n");
         foreach (var rule in Rules)
             text.Append($"  {rule.Id,-24} applied {rule.Applied,4}   max deviation {Ulps(rule.DeviationUlps)}\n");
+        if (Merges.Count > 0) text.Append("merges:\n");
+        foreach (var o in Merges) text.Append($"  {o.RuleId} {Where(o)}: {o.Detail}\n");
         text.Append("clean-up: ").Append(string.Join(", ", Removed.Select(p => $"{p.Key} {p.Value}"))).Append('\n');
         if (ConvertResult is not null) text.Append(ConvertLine).Append('\n');
         var before = Run.Before!;
@@ -114,6 +121,11 @@ internal sealed record OptimizeSummary(
         var text = new StringBuilder();
         text.Append($"## optimize: `{Input}`\n\n| rule | applied | max deviation |\n|---|---:|---:|\n");
         foreach (var rule in Rules) text.Append($"| {rule.Id} | {rule.Applied} | {Ulps(rule.DeviationUlps)} |\n");
+        if (Merges.Count > 0)
+        {
+            text.Append("\n| merge | node | result |\n|---|---|---|\n");
+            foreach (var o in Merges) text.Append($"| {o.RuleId} | `{Where(o)}` | {o.Detail.Replace("|", "\\|")} |\n");
+        }
         text.Append("\n- clean-up: ").Append(string.Join(", ", Removed.Select(p => $"{p.Key} {p.Value}"))).Append('\n');
         if (ConvertResult is not null) text.Append("- ").Append(ConvertLine).Append('\n');
         var before = Run.Before!;
@@ -137,6 +149,9 @@ internal sealed record OptimizeSummary(
         var rules = new JsonArray();
         foreach (var rule in Rules)
             rules.Add(new JsonObject { ["id"] = rule.Id, ["applied"] = rule.Applied, ["maxDeviationUlps"] = rule.DeviationUlps });
+        var merges = new JsonArray();
+        foreach (var o in Merges)
+            merges.Add(new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["result"] = o.Detail, ["maxDeviationUlps"] = o.DeviationUlps });
         var ops = new JsonObject();
         foreach (var change in OpChanges) ops[change.Op] = new JsonObject { ["before"] = change.Before, ["after"] = change.After };
         var before = Run.Before!;
@@ -146,6 +161,7 @@ internal sealed record OptimizeSummary(
             ["input"] = Input,
             ["output"] = Output,
             ["rules"] = rules,
+            ["merges"] = merges,
             ["removed"] = new JsonObject(Removed.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             ["convert"] = ConvertResult is { } convert
                 ? new JsonObject { ["to"] = Convert.ToString()!.ToLowerInvariant(), ["applied"] = convert.AppliedCount, ["kept"] = convert.Outcomes.Count - convert.AppliedCount }
