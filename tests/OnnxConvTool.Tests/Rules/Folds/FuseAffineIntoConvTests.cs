@@ -48,7 +48,8 @@ public sealed class FuseAffineIntoConvTests(ITestOutputHelper output)
     public static TheoryData<int, int, long, bool, DataType, bool, string> Variants()
     {
         var data = new TheoryData<int, int, long, bool, DataType, bool, string>();
-        foreach (int opset in new[] { 7, 9, 11, 13, 14, 17, 21 }) data.Add(opset, 2, 1, true, DataType.Float, false, "Mul");
+        // opset 13 with this geometry is among the rank and group variants below
+        foreach (int opset in new[] { 7, 9, 11, 14, 17, 21 }) data.Add(opset, 2, 1, true, DataType.Float, false, "Mul");
         foreach (int rank in new[] { 1, 2, 3 })
             foreach (long group in new long[] { 1, 2, 6 })
             {
