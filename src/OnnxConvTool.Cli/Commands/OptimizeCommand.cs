@@ -101,6 +101,7 @@ public static class OptimizeCommand
                 Verify = verifyOptions,
                 VerifyUnchanged = true,
                 Inspect = true,
+                InspectShapes = inputs.ToVerifyOptions(parse).Shapes,
             }, context.Cancellation);
 
             var rulesRun = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)

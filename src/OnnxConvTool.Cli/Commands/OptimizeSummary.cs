@@ -100,7 +100,8 @@ internal sealed record OptimizeSummary(
         var after = Run.After!;
         text.Append($"nodes: {before.Nodes} -> {after.Nodes}\n");
         foreach (var change in OpChanges) text.Append($"  {change.Op,-24} {change.Before,6} -> {change.After}\n");
-        text.Append($"MACs: {Count(before.Conv1x1.Macs)} -> {Count(after.Conv1x1.Macs)}\n");
+        text.Append($"MACs: {Count(before.Conv1x1.Macs)} -> {Count(after.Conv1x1.Macs)}")
+            .Append(before.Conv1x1.Macs is null || after.Conv1x1.Macs is null ? " (input dims are free: fix them with --shape)\n" : "\n");
         text.Append($"parameters: {Count(before.Parameters.Elements)} -> {Count(after.Parameters.Elements)}\n");
         text.Append("float64 deviation of folded values: ").Append(Ulps(Deviation)).Append('\n');
         if (Explain)
