@@ -2,6 +2,7 @@ using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Rules.Folds;
 using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
 
@@ -15,9 +16,6 @@ internal static class MergeHarness
     private static readonly long[] Spatial = [6, 5, 4];
 
     public static object[] InputDims(long channels, int spatialRank, object? batch = null) => [batch ?? 2L, channels, .. Spatial[..spatialRank].Cast<object>()];
-
-    public static void Output(TestModelBuilder b, string name, int rank, DataType type = DataType.Float) =>
-        b.Output(name, type, Enumerable.Range(0, rank).Select(i => (object)$"{name}_d{i}").ToArray());
 
     public static long[] Kernel(long size, int rank) => Enumerable.Repeat(size, rank).ToArray();
 
@@ -64,5 +62,7 @@ internal static class MergeHarness
         Assert.Equal(nodes, model.Graph.Nodes.Count);
     }
 
-    public static int Count(Model model, string opType) => model.AllNodes().Count(n => n.OpType == opType);
+    public static void Output(TestModelBuilder b, string name, int rank, DataType type = DataType.Float) => FoldHarness.Output(b, name, rank, type);
+
+    public static int Count(Model model, string opType) => FoldHarness.Count(model, opType);
 }
