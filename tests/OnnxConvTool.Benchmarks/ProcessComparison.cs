@@ -70,7 +70,7 @@ internal static class ProcessComparison
 
     public static double MedianCpuSeconds(this IEnumerable<ProcessRun> runs) => Median(runs.Select(r => r.Cpu.TotalSeconds));
 
-    private static double Median(IEnumerable<double> values)
+    public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

@@ -14,17 +14,6 @@ internal static class RewriteBenchmark
     public const string Description = "onnxconv rewrite --to matmul (verified) vs onnxconv verify MODEL MODEL, on ../shared/models (target ≤ 5 s median each)";
     private const double TargetSeconds = 5.0;
 
-    /// <summary>
-    /// The inputs each model needs (../shared/models/README.md): Silero VAD's control flow depends on <c>sr</c>;
-    /// the PP-OCRv4 detector is measured at a typical detection size instead of verify's small free-dim choices.
-    /// </summary>
-    private static string[] InputOptions(string name) => name switch
-    {
-        "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128"],
-        "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=1,3,640,640"],
-        _ => [],
-    };
-
     public static int Run(BenchmarkContext context)
     {
         var output = context.Out;
@@ -49,7 +38,8 @@ internal static class RewriteBenchmark
         foreach (string name in SharedData.RealModelNames)
         {
             string model = SharedData.RealModel(name);
-            string[] inputs = InputOptions(name);
+            var modelInputs = ModelInputs.ForSharedModel(name);
+            string[] inputs = modelInputs.CliArguments();
             var runs = ProcessComparison.Measure(context, name,
                 new ProcessCommand(context.CliPath, [.. new[] { "rewrite", model, "-o", rewritten, "--to", "matmul" }, .. inputs]),
                 new ProcessCommand(context.CliPath, [.. new[] { "verify", model, model }, .. inputs]),
@@ -61,7 +51,7 @@ internal static class RewriteBenchmark
 
             bool modelMet = runs.Contender.MedianSeconds() <= TargetSeconds;
             met &= modelMet;
-            string shown = inputs.Length == 0 ? "(verify's defaults)" : $"`{string.Join(" ", inputs)}`";
+            string shown = modelInputs.Describe();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {shown} | {runs.Contender.MedianSeconds():0.000} s | {runs.Contender.MinSeconds():0.000} s | {runs.Contender.MaxSeconds():0.000} s | {runs.Contender.PeakRss()} | {runs.Baseline.MedianSeconds():0.000} s | {runs.Baseline.MinSeconds():0.000} s | {runs.Baseline.PeakRss()} | {runs.Ratio:0.00} | {(modelMet ? "pass" : "FAIL")} |"));
         }
