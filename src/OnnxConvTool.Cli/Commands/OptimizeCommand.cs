@@ -41,6 +41,10 @@ public static class OptimizeCommand
         {
             Description = "List every candidate that was not fused, with the reason.",
         };
+        var foldOverridable = new Option<bool>("--fold-overridable-initializers")
+        {
+            Description = "Also fold initializers that are listed as graph inputs (IR < 4 lists every initializer as one), promising never to feed those inputs.",
+        };
         var noVerify = new Option<bool>("--no-verify")
         {
             Description = "Skip the ONNX Runtime equivalence check of the result.",
@@ -50,7 +54,7 @@ public static class OptimizeCommand
         var report = CommonOptions.Report();
         var command = new Command("optimize", "Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.")
         {
-            model, rules, skip, to, explain, noVerify, format, report, CommonOptions.Verbose,
+            model, rules, skip, to, explain, foldOverridable, noVerify, format, report, CommonOptions.Verbose,
         };
         to.Validators.Add(result =>
         {
@@ -85,7 +89,7 @@ public static class OptimizeCommand
                 InputPath = inputPath,
                 OutputPath = target.Path,
                 SaveOptions = target.SaveOptions,
-                Plan = new TransformPlan(stages),
+                Plan = new TransformPlan(stages, new RewriteOptions { FoldOverridableInitializers = parse.GetValue(foldOverridable) }),
                 Verify = verifyOptions,
                 VerifyUnchanged = true,
                 Inspect = true,

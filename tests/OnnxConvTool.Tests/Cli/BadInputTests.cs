@@ -265,6 +265,14 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void ConstantWithoutAValueAttribute()
+    {
+        var b = ValidModel();
+        b.Node("Constant", [], ["c"]);
+        AssertRejected(InputFile(b.ToBytes()), "Constant node 'Constant_1' in graph main has no value attribute; it must have exactly one");
+    }
+
+    [Fact]
     public void NodeWithADuplicatedAttribute()
     {
         var b = ValidModel();

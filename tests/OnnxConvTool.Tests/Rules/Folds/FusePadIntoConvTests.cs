@@ -22,7 +22,7 @@ public sealed class FusePadIntoConvTests
         string padded;
         if (opset < 11)
         {
-            attributes.Add(Attr.Ints("pads", pads));
+            attributes.Add(Attr.Ints(opset < 2 ? "paddings" : "pads", pads));
             if (value != 0 || opset % 2 == 1) attributes.Add(Attr.Float("value", (float)value));
             padded = b.Node("Pad", ["x"], attributes.ToArray());
         }
@@ -66,11 +66,16 @@ public sealed class FusePadIntoConvTests
         Assert.Contains("into the Conv's pads", result.Outcomes.Single(o => o.Status == OnnxConvTool.Rewriting.CandidateStatus.Applied).Detail);
     }
 
-    /// <summary>Opsets 2 to 5 (ONNX Runtime runs none of their Relu): the fold is checked structurally and by the checker.</summary>
-    [SkippableFact]
-    public void ReadsThePadsAttributeOfOpset2()
+    /// <summary>
+    /// Opset 1 (attribute <c>paddings</c>) and 2 (<c>pads</c>); ONNX Runtime runs neither's Relu: the fold is checked
+    /// structurally and by the checker.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ReadsThePadsAttributeOfTheFirstOpsets(int opset)
     {
-        var (after, _, _) = FoldHarness.AssertFolds(PadThenConv(2, 2, [0, 0, 1, 2, 0, 0, 0, 1]), [new FusePadIntoConv()], applied: 1, maxUlps: 0,
+        var (after, _, _) = FoldHarness.AssertFolds(PadThenConv(opset, 2, [0, 0, 1, 2, 0, 0, 0, 1]), [new FusePadIntoConv()], applied: 1, maxUlps: 0,
             runsInOnnxRuntime: false);
         Assert.Equal([2L, 3, 1, 2], after.Graph.Nodes.Single(n => n.OpType == "Conv").GetInts("pads")!);
     }

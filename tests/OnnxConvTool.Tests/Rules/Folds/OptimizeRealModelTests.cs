@@ -64,4 +64,35 @@ public sealed class OptimizeRealModelTests(ITestOutputHelper output)
     [SkippableFact]
     public void OptimizesTheSampleResNetBottleneckWithoutBatchNormalization() =>
         Assert.Equal(0, Optimize(SampleModels.Get("resnet_bottleneck.onnx").CommittedPath, "resnet_bottleneck.onnx").GetValueOrDefault("BatchNormalization"));
+
+    /// <summary>
+    /// An IR 3 model lists its initializers as graph inputs, so a caller could override them: optimize leaves its
+    /// BatchNormalization alone unless --fold-overridable-initializers promises it will not.
+    /// </summary>
+    [SkippableFact]
+    public void FoldsOverridableInitializersOnlyWhenAskedFor()
+    {
+        var b = new TestModelBuilder(8, seed: 101);
+        b.Input("x", FoldHarness.InputDims(4, 2));
+        b.Node("Relu", [b.BatchNormalization(FoldHarness.Conv(b, "x", 4, 6, 2), 6, "bn")], ["y"]);
+        FoldHarness.Output(b, "y", 4);
+        b.ListInitializersAsInputs();
+        using var temp = new TempDirectory();
+        string input = b.Save(temp.File("ir3.onnx"));
+
+        string kept = temp.File("kept.onnx");
+        var plain = CliInvocation.Run("optimize", input, "-o", kept, "--explain");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("is also a graph input, so a caller may override it", plain.Stdout);
+        Assert.Equal(1, FoldHarness.Count(ModelReader.Load(kept), "BatchNormalization"));
+
+        string folded = temp.File("folded.onnx");
+        var asked = CliInvocation.Run("optimize", input, "-o", folded, "--fold-overridable-initializers");
+        Assert.True(asked.ExitCode == 0, asked.ToString());
+        Assert.Contains("verification: equivalent", asked.Stdout);
+        var model = ModelReader.Load(folded);
+        Assert.Equal(0, FoldHarness.Count(model, "BatchNormalization"));
+        // The interface stays: every input keeps its name and, where it had one, its default (initializer).
+        Assert.Equal(ModelReader.Load(input).Graph.Inputs.Select(i => (i.Name, i.IsInitializer)), model.Graph.Inputs.Select(i => (i.Name, i.IsInitializer)));
+    }
 }
