@@ -25,13 +25,7 @@ internal static class OptimizeBenchmark
         }
         string optimized = Path.Combine(context.WorkDirectory, "out-optimize.onnx");
 
-        output.WriteLine("optimize benchmark: onnxconv optimize MODEL -o OUT [inputs] vs onnxconv verify MODEL MODEL [inputs]");
-        output.Write(MachineInfo.Describe(context.PythonPath));
-        output.WriteLine($"onnxconv: {context.CliPath}");
-        output.WriteLine($"runs:     {context.Runs} timed runs each, alternating, after one warm-up run each; whole processes, start-up included;");
-        output.WriteLine("          before each run (untimed) the output is deleted and dirty pages synced");
-        output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
-        output.WriteLine();
+        ProcessComparison.WriteHeader(context, "optimize benchmark: onnxconv optimize MODEL -o OUT [inputs] vs onnxconv verify MODEL MODEL [inputs]");
         output.WriteLine("| model | inputs | optimize CPU median | verify CPU median | optimize ÷ verify, CPU [95% CI] | optimize wall median | verify wall median | wall ratio of medians | ≤ 1.3 |");
         output.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---|");
 
@@ -40,13 +34,7 @@ internal static class OptimizeBenchmark
         {
             string model = SharedData.RealModel(name);
             var inputs = ModelInputs.ForSharedModel(name);
-            var runs = ProcessComparison.Measure(context, name,
-                new ProcessCommand(context.CliPath, [.. new[] { "optimize", model, "-o", optimized }, .. inputs.CliArguments()]),
-                new ProcessCommand(context.CliPath, [.. new[] { "verify", model, model }, .. inputs.CliArguments()]),
-                optimize => ProcessComparison.Failure("onnxconv optimize", optimize)
-                    ?? (File.Exists(optimized) ? null : $"onnxconv optimize exited 0 but wrote no {optimized}"),
-                verify => ProcessComparison.Failure("onnxconv verify", verify),
-                settle: () => BenchmarkContext.Settle(optimized));
+            var runs = ProcessComparison.MeasureAgainstVerify(context, name, "optimize", model, optimized, inputs);
             if (runs is null) return 1;
             if (runs.Contender.Any(r => r.Cpu == TimeSpan.Zero))
             {

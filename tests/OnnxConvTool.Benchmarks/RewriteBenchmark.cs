@@ -24,13 +24,7 @@ internal static class RewriteBenchmark
         }
         string rewritten = Path.Combine(context.WorkDirectory, "out-rewrite.onnx");
 
-        output.WriteLine("rewrite benchmark: onnxconv rewrite MODEL -o OUT --to matmul [inputs] vs onnxconv verify MODEL MODEL [inputs]");
-        output.Write(MachineInfo.Describe(context.PythonPath));
-        output.WriteLine($"onnxconv: {context.CliPath}");
-        output.WriteLine($"runs:     {context.Runs} timed runs each, alternating, after one warm-up run each; whole processes, start-up included;");
-        output.WriteLine("          before each run (untimed) the output is deleted and dirty pages synced");
-        output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
-        output.WriteLine();
+        ProcessComparison.WriteHeader(context, "rewrite benchmark: onnxconv rewrite MODEL -o OUT --to matmul [inputs] vs onnxconv verify MODEL MODEL [inputs]");
         output.WriteLine("| model | inputs | rewrite median | rewrite min | rewrite max | rewrite peak RSS | verify median | verify min | verify peak RSS | rewrite ÷ verify | ≤ 5 s |");
         output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
 
@@ -39,14 +33,7 @@ internal static class RewriteBenchmark
         {
             string model = SharedData.RealModel(name);
             var modelInputs = ModelInputs.ForSharedModel(name);
-            string[] inputs = modelInputs.CliArguments();
-            var runs = ProcessComparison.Measure(context, name,
-                new ProcessCommand(context.CliPath, [.. new[] { "rewrite", model, "-o", rewritten, "--to", "matmul" }, .. inputs]),
-                new ProcessCommand(context.CliPath, [.. new[] { "verify", model, model }, .. inputs]),
-                rewrite => ProcessComparison.Failure("onnxconv rewrite", rewrite)
-                    ?? (File.Exists(rewritten) ? null : $"onnxconv rewrite exited 0 but wrote no {rewritten}"),
-                verify => ProcessComparison.Failure("onnxconv verify", verify),
-                settle: () => BenchmarkContext.Settle(rewritten));
+            var runs = ProcessComparison.MeasureAgainstVerify(context, name, "rewrite", model, rewritten, modelInputs, "--to", "matmul");
             if (runs is null) return 1;
 
             bool modelMet = runs.Contender.MedianSeconds() <= TargetSeconds;
