@@ -9,9 +9,10 @@ internal sealed record LatencyCase(string Name, string ModelPath, ModelInputs In
 
 /// <summary>
 /// Does <c>onnxconv optimize</c> make models faster? For each case, the original and the <c>optimize</c> output
-/// run in one process, in five ONNX Runtime sessions with one intra-op thread — original and optimised at
-/// ORT's full optimisation, the original at ORT's basic level, and both with ORT's optimisations off (the last
-/// pair shows what the folds alone change, and so why a goal is missed) — interleaved round by round (the first session of each round rotating). Each run is timed by the calling
+/// run in one process, in six ONNX Runtime sessions with one intra-op thread — original and optimised at
+/// ORT's full optimisation, the original at ORT's basic level, both with ORT's optimisations off (this pair
+/// shows what the folds alone change, and so why a goal is missed), and a second session of the original at
+/// full optimisation as a control (original ÷ original: how far two sessions of one graph differ) — interleaved round by round (the first session of each round rotating). Each run is timed by the calling
 /// thread's CPU time (ORT runs the graph on that thread) with wall time beside it. Goals: optimised ÷ original at
 /// full optimisation ≤ the case's target, and optimised without ORT's optimisations ≤ 1.00 × the original at
 /// basic; a goal is missed only when its whole 95 % interval lies above it.
@@ -24,7 +25,7 @@ internal static class LatencyComparison
     private const int MaxRounds = 2_000;
     private const int WarmupRounds = 5;
 
-    private static readonly OptimizationLevel[] Levels = [OptimizationLevel.All, OptimizationLevel.All, OptimizationLevel.Basic, OptimizationLevel.None, OptimizationLevel.None];
+    private static readonly OptimizationLevel[] Levels = [OptimizationLevel.All, OptimizationLevel.All, OptimizationLevel.Basic, OptimizationLevel.None, OptimizationLevel.None, OptimizationLevel.All];
 
     /// <summary>Measures every case in <paramref name="cases"/> (the model list is the parameter, so later rules reuse this benchmark).</summary>
     public static int Run(BenchmarkContext context, string title, IReadOnlyList<LatencyCase> cases)
@@ -34,11 +35,11 @@ internal static class LatencyComparison
         output.Write(MachineInfo.Describe(context.PythonPath));
         output.WriteLine($"onnxconv: {context.CliPath}");
         output.WriteLine($"rounds:   per model, sized to about {BudgetMs / 1000:0} s of runs (at least {Math.Max(MinRounds, context.Runs)}, at most {MaxRounds}) after {WarmupRounds} warm-up rounds;");
-        output.WriteLine("          each round runs orig@all, opt@all, orig@basic, opt@none, orig@none once, starting one later each round");
+        output.WriteLine("          each round runs orig@all, opt@all, orig@basic, opt@none, orig@none, orig@all (control) once, starting one later each round");
         output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
         output.WriteLine();
-        output.WriteLine("| model | inputs | rounds | orig@all CPU ms | opt@all CPU ms | opt÷orig @all, CPU [95% CI] | wall | goal | orig@basic CPU ms | opt@none CPU ms | opt@none ÷ orig@basic, CPU [95% CI] | wall | goal ≤ 1.00 | orig@none CPU ms | opt@none ÷ orig@none, CPU | ops changed |");
-        output.WriteLine("|---|---|---:|---:|---:|---|---|---|---:|---:|---|---|---|---:|---|---|");
+        output.WriteLine("| model | inputs | rounds | orig@all CPU ms | opt@all CPU ms | opt÷orig @all, CPU [95% CI] | wall | goal | orig@basic CPU ms | opt@none CPU ms | opt@none ÷ orig@basic, CPU [95% CI] | wall | goal ≤ 1.00 | orig@none CPU ms | opt@none ÷ orig@none, CPU | control: orig÷orig @all, CPU | ops changed |");
+        output.WriteLine("|---|---|---:|---:|---:|---|---|---|---:|---:|---|---|---|---:|---|---|---|");
 
         bool met = true;
         string engine = "";
@@ -55,7 +56,7 @@ internal static class LatencyComparison
             }
             var original = ModelReader.Load(c.ModelPath);
             var rewritten = ModelReader.Load(optimized);
-            var subjects = new[] { original, rewritten, original, rewritten, original }.Zip(Levels, (m, level) => new LatencySubject(m, level)).ToList();
+            var subjects = new[] { original, rewritten, original, rewritten, original, original }.Zip(Levels, (m, level) => new LatencySubject(m, level)).ToList();
             var inputs = c.Inputs.ToVerifyOptions();
 
             var probe = LatencyBenchmark.Interleave(subjects, new BenchOptions { Runs = 3, Warmup = 1, Inputs = inputs });
@@ -70,7 +71,7 @@ internal static class LatencyComparison
             var offVsBasic = PairedRatio.Of(cpu[3], cpu[2]);
             met &= !atAll.Misses(c.TargetAtAll) && !offVsBasic.Misses(1.0);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.Name} | {c.Inputs.Describe()} | {rounds} | {ProcessComparison.Median(cpu[0]):0.000} | {ProcessComparison.Median(cpu[1]):0.000} | {atAll} | {PairedRatio.Of(wall[1], wall[0])} | ≤ {c.TargetAtAll:0.00}: {atAll.Verdict(c.TargetAtAll)} | {ProcessComparison.Median(cpu[2]):0.000} | {ProcessComparison.Median(cpu[3]):0.000} | {offVsBasic} | {PairedRatio.Of(wall[3], wall[2])} | {offVsBasic.Verdict(1.0)} | {ProcessComparison.Median(cpu[4]):0.000} | {PairedRatio.Of(cpu[3], cpu[4])} | {OpCountChanges(original, rewritten)} |"));
+                $"| {c.Name} | {c.Inputs.Describe()} | {rounds} | {ProcessComparison.Median(cpu[0]):0.000} | {ProcessComparison.Median(cpu[1]):0.000} | {atAll} | {PairedRatio.Of(wall[1], wall[0])} | ≤ {c.TargetAtAll:0.00}: {atAll.Verdict(c.TargetAtAll)} | {ProcessComparison.Median(cpu[2]):0.000} | {ProcessComparison.Median(cpu[3]):0.000} | {offVsBasic} | {PairedRatio.Of(wall[3], wall[2])} | {offVsBasic.Verdict(1.0)} | {ProcessComparison.Median(cpu[4]):0.000} | {PairedRatio.Of(cpu[3], cpu[4])} | {PairedRatio.Of(cpu[5], cpu[0])} | {OpCountChanges(original, rewritten)} |"));
             if (!context.KeepFiles) BenchmarkContext.Settle(optimized);
         }
         output.WriteLine();
