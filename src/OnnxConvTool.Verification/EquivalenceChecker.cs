@@ -82,13 +82,14 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
                 return Report(ExitCode.VerificationFoundDifference, [unrelated, .. _pairing.Problems]);
             _problems.AddRange(_pairing.Problems);
             _judge = new TrialComparison(reference, options, _pairing);
+            var testData = options.TestDataDirectory is { } directory ? TestDataSets.Discover(directory, TestDataLimits.For(reference, options)) : null;
             var tracked = TrackedNodes();
             using var profile = tracked.Count > 0 ? new ProfileFolder() : null;
             var (referenceSession, candidateSession) = CreateSessions(profile);
             using var disposeReference = referenceSession;
             using var disposeCandidate = candidateSession;
-            if (options.TestDataDirectory is { } directory)
-                RunTestData(plan, TestDataSets.Discover(directory), referenceSession, candidateSession);
+            if (testData is not null)
+                RunTestData(plan, testData, referenceSession, candidateSession);
             else
                 RunScheduledTrials(plan, referenceSession, candidateSession);
             if (tracked.Count > 0) coverage = ExecutionCoverage.Summarize(tracked, ExecutionCoverage.ExecutedNodes(candidateSession));
@@ -271,7 +272,7 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             var byName = new Dictionary<string, (TrialInput Info, HostTensor Tensor)>(StringComparer.Ordinal);
             for (int i = 0; i < set.InputFiles.Count; i++)
             {
-                var (storedName, tensor) = TensorFiles.ReadTensorProto(set.InputFiles[i]);
+                var (storedName, tensor) = set.ReadInput(i);
                 string name = storedName.Length > 0 && inputNames.Contains(storedName) ? storedName
                     : i < positional.Count ? positional[i]
                     : throw new OnnxConvException(ExitCode.UsageError, $"{set.InputFiles[i]}: the model has only {positional.Count} inputs to feed");

@@ -74,6 +74,10 @@ internal sealed class InputPlan
     /// <summary>True when every trial would feed the same data (nothing random, no free dims).</summary>
     public bool IsFullyFixed => _freeDims.Count == 0 && _inputs.All(i => i.Kind != InputKind.Random);
 
+    /// <summary>The largest file that can hold input <paramref name="value"/>: its shape from --shape, else as declared; null when a dim is unknown.</summary>
+    public static long? LargestFileFor(Value value, VerifyOptions options) =>
+        TensorFiles.LargestFileFor(value.ElementType ?? DataType.Undefined, options.Shapes.GetValueOrDefault(value.Name) ?? TensorShape.FromType(value.Type).Dims);
+
     public static InputPlan Create(Model reference, VerifyOptions options, string label)
     {
         var graphInputs = reference.Graph.Inputs.ToDictionary(v => v.Name, StringComparer.Ordinal);
@@ -102,7 +106,7 @@ internal sealed class InputPlan
             var declared = TensorShape.FromType(value.Type).Dims;
             if (options.InputFiles.TryGetValue(value.Name, out string? file))
             {
-                var tensor = TensorFiles.Read(file, TensorFiles.LargestFileFor(elementType, options.Shapes.GetValueOrDefault(value.Name) ?? declared)).Tensor;
+                var tensor = TensorFiles.Read(file, LargestFileFor(value, options)).Tensor;
                 CheckFileAgainstDeclaration(value.Name, file, tensor, elementType, declared, options, fixedSymbols);
                 inputs.Add(new PlannedInput(value.Name, elementType, [], InputKind.File, tensor, 0, $"file {Path.GetFileName(file)}"));
                 continue;

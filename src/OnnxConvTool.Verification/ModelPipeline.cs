@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Pipeline;
+using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Verification;
 
@@ -24,6 +25,9 @@ public sealed record PipelineRequest
 
     /// <summary>Inspect the model before and after (op counts, MACs, parameters) for the report.</summary>
     public bool Inspect { get; init; }
+
+    /// <summary>Input dims fixed for the inspection's MAC count (free batch dims are taken as 1 regardless).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<Dim>>? InspectShapes { get; init; }
 
     /// <summary>
     /// Called after the transform, before verification and writing; it may throw to stop the job (e.g. a node
@@ -62,10 +66,10 @@ public static class ModelPipeline
     {
         var clock = Stopwatch.StartNew();
         var candidate = ModelReader.Load(request.InputPath);
-        var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath) : null;
+        var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath, request.InspectShapes) : null;
         var transform = ModelTransformer.Run(candidate, request.Plan, cancellation);
         request.AfterTransform?.Invoke(transform);
-        var after = request.Inspect ? ModelInspection.Of(candidate, request.OutputPath) : null;
+        var after = request.Inspect ? ModelInspection.Of(candidate, request.OutputPath, request.InspectShapes) : null;
         var transformTime = clock.Elapsed;
 
         VerificationReport? verification = null;

@@ -42,28 +42,27 @@ public static class TensorFiles
     }
 
     /// <summary>
+    /// Refuses, without opening it, a user-given input file that is not a regular file or is larger than
+    /// <paramref name="maxBytes"/>, the most that <paramref name="holder"/> (e.g. "the input's tensor") can take.
+    /// </summary>
+    /// <exception cref="OnnxConvException">Usage error naming the file and the problem.</exception>
+    internal static void CheckInputFile(string path, long? maxBytes, string holder = "the input's tensor") =>
+        CheckStatus(path, FilePaths.Status(path), maxBytes, holder);
+
+    /// <summary>
     /// The bytes of a user-given input file, after checking that it is a regular file no larger than
     /// <paramref name="maxBytes"/> (a device such as /dev/zero or a pipe would be read without end).
     /// </summary>
     /// <exception cref="OnnxConvException">Usage error naming the file and the problem.</exception>
-    internal static byte[] ReadInputFile(string path, long? maxBytes)
+    internal static byte[] ReadInputFile(string path, long? maxBytes, string holder = "the input's tensor")
     {
-        long limit = Math.Min(maxBytes ?? ProtobufLimit, ProtobufLimit);
-        var status = FilePaths.Status(path);
-        if (status.Kind == FileKind.Missing) throw new OnnxConvException(ExitCode.UsageError, $"{path}: file not found");
-        if (status.Kind != FileKind.Regular)
-            throw new OnnxConvException(ExitCode.UsageError, $"{path}: is {status.KindText}, not a regular file; an input file must be a regular file");
+        CheckInputFile(path, maxBytes, holder);
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-            if (FilePaths.Status(stream.SafeFileHandle) is { Kind: not FileKind.Regular } opened)
-                throw new OnnxConvException(ExitCode.UsageError, $"{path}: is {opened.KindText}, not a regular file; an input file must be a regular file");
-            long length = stream.Length;
-            if (length > limit)
-                throw new OnnxConvException(ExitCode.UsageError, maxBytes is { } max && max < ProtobufLimit
-                    ? $"{path}: {length} bytes is more than the input's tensor can take ({max} bytes at most)"
-                    : $"{path}: {length} bytes is more than an input file may hold (2 GiB)");
-            var bytes = new byte[length];
+            // Checked again on the open handle: the path may have been replaced since.
+            CheckStatus(path, FilePaths.Status(stream.SafeFileHandle) ?? new FileStatus(FileKind.Regular, stream.Length, 1, 0, 0), maxBytes, holder);
+            var bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
             return bytes;
         }
@@ -73,9 +72,20 @@ public static class TensorFiles
         }
     }
 
-    public static NamedTensor ReadTensorProto(string path, long? maxBytes = null)
+    private static void CheckStatus(string path, FileStatus status, long? maxBytes, string holder)
     {
-        byte[] bytes = ReadInputFile(path, maxBytes);
+        if (status.Kind == FileKind.Missing) throw new OnnxConvException(ExitCode.UsageError, $"{path}: file not found");
+        if (status.Kind != FileKind.Regular)
+            throw new OnnxConvException(ExitCode.UsageError, $"{path}: is {status.KindText}, not a regular file; an input file must be a regular file");
+        if (status.Size > Math.Min(maxBytes ?? ProtobufLimit, ProtobufLimit))
+            throw new OnnxConvException(ExitCode.UsageError, maxBytes is { } max && max < ProtobufLimit
+                ? $"{path}: {status.Size} bytes is more than {holder} can take ({max} bytes at most)"
+                : $"{path}: {status.Size} bytes is more than an input file may hold (2 GiB)");
+    }
+
+    public static NamedTensor ReadTensorProto(string path, long? maxBytes = null, string holder = "the input's tensor")
+    {
+        byte[] bytes = ReadInputFile(path, maxBytes, holder);
         TensorProto proto;
         try
         {

@@ -86,7 +86,7 @@ internal sealed class TrialComparison(Model reference, VerifyOptions options, Mo
         var names = reference.Graph.Outputs.Select(v => v.Name).ToList();
         for (int i = 0; i < set.OutputFiles.Count; i++)
         {
-            var (storedName, expected) = TensorFiles.ReadTensorProto(set.OutputFiles[i]);
+            var (storedName, expected) = set.ReadOutput(i);
             string name = storedName.Length > 0 && names.Contains(storedName) ? storedName
                 : i < names.Count ? names[i]
                 : throw new OnnxConvException(ExitCode.UsageError, $"{set.OutputFiles[i]}: the model has only {names.Count} outputs");

@@ -17,8 +17,8 @@ internal static class BenchmarkHost
         ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),
         ["fold-latency"] = (LatencyCases.SharedDescription,
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
-        ["merge-latency"] = (LatencyCases.BuilderDescription,
-            context => LatencyComparison.Run(context, $"merge latency: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
+        ["merge"] = (LatencyCases.BuilderDescription,
+            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

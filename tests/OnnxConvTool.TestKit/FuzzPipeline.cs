@@ -27,13 +27,13 @@ public sealed record FuzzResult(FuzzOutcome Outcome, string Detail);
 public static class FuzzPipeline
 {
     /// <summary>
-    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules (one sweep), each fixpoint set
+    /// The rule sets a model is rewritten with: each <c>rewrite --to</c> target's rules (to a fixpoint where the target needs one), each fixpoint set
     /// of <c>optimize</c> (fold, merge), then every catalogued rule on its own, so a rule added to
     /// <see cref="RuleCatalog"/> is fuzzed without touching the harness.
     /// </summary>
     public static IReadOnlyList<(IReadOnlyList<IRewriteRule> Rules, bool Fixpoint)> RuleSets()
     {
-        var sets = Enum.GetValues<RewriteTarget>().Select(t => (Rules: RuleCatalog.ForTarget(t), Fixpoint: false)).ToList();
+        var sets = Enum.GetValues<RewriteTarget>().Select(t => (Rules: RuleCatalog.ForTarget(t), Fixpoint: RuleCatalog.TargetRunsToFixpoint(t))).ToList();
         foreach (string set in new[] { RuleCatalog.FoldSet, RuleCatalog.MergeSet })
             if (RuleCatalog.Set(set).Count > 0) sets.Add((RuleCatalog.CreateFixpointSet(set), true));
         foreach (var entry in RuleCatalog.All)

@@ -9,7 +9,7 @@ namespace OnnxConvTool.Cli.Commands;
 
 /// <summary>
 /// <c>onnxconv optimize MODEL -o OUT</c>: folds constants into convolutions (the catalogue's fold set, then its merge
-/// set, each to a fixpoint), cleans up (Identity, dead nodes, unused initializers), optionally converts with
+/// set, each to a fixpoint; merges that increase MACs only with <c>--allow-more-macs</c>), cleans up (Identity, dead nodes, unused initializers), optionally converts with
 /// <c>--to</c> (one sweep), verifies against the input with ONNX Runtime unless <c>--no-verify</c>, and writes only
 /// when verification passes. Exit 0 done, 1 not equivalent (nothing written), 2 usage (an unknown rule id lists the
 /// valid ones), 3 input rejected, 5 output not written, 6 ONNX Runtime could not run a model.
@@ -41,6 +41,10 @@ public static class OptimizeCommand
         {
             Description = "List every candidate that was not fused, with the reason.",
         };
+        var allowMoreMacs = new Option<bool>("--allow-more-macs")
+        {
+            Description = "Apply merges that increase MACs too (by default they are kept, and --explain gives the figures).",
+        };
         var foldOverridable = new Option<bool>("--fold-overridable-initializers")
         {
             Description = "Also fold initializers that are listed as graph inputs (IR < 4 lists every initializer as one), promising never to feed those inputs.",
@@ -54,7 +58,7 @@ public static class OptimizeCommand
         var report = CommonOptions.Report();
         var command = new Command("optimize", "Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.")
         {
-            model, rules, skip, to, explain, foldOverridable, noVerify, format, report, CommonOptions.Verbose,
+            model, rules, skip, to, explain, allowMoreMacs, foldOverridable, noVerify, format, report, CommonOptions.Verbose,
         };
         to.Validators.Add(result =>
         {
@@ -89,10 +93,15 @@ public static class OptimizeCommand
                 InputPath = inputPath,
                 OutputPath = target.Path,
                 SaveOptions = target.SaveOptions,
-                Plan = new TransformPlan(stages, new RewriteOptions { FoldOverridableInitializers = parse.GetValue(foldOverridable) }),
+                Plan = new TransformPlan(stages, new RewriteOptions
+                {
+                    AllowMoreMacs = parse.GetValue(allowMoreMacs),
+                    FoldOverridableInitializers = parse.GetValue(foldOverridable),
+                }),
                 Verify = verifyOptions,
                 VerifyUnchanged = true,
                 Inspect = true,
+                InspectShapes = inputs.ToVerifyOptions(parse).Shapes,
             }, context.Cancellation);
 
             var rulesRun = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)

@@ -48,6 +48,11 @@ internal sealed record OptimizeSummary(
         Run.Transform.Stages.Where(s => s.Passes is not null).SelectMany(s => s.Passes!.RemovedByPass)
             .GroupBy(p => p.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value), StringComparer.Ordinal);
 
+    /// <summary>Every applied merge with its sentence (what it made, MACs and parameters before and after).</summary>
+    private IReadOnlyList<CandidateOutcome> Merges =>
+        Run.Transform.Stages.Where(s => s.Name == RuleCatalog.MergeSet && s.Rewrite is not null).SelectMany(s => s.Rewrite!.Outcomes)
+            .Where(o => o.Status == CandidateStatus.Applied).ToArray();
+
     private IReadOnlyList<CandidateOutcome> NotFused => FoldOutcomes.Where(o => o.Status != CandidateStatus.Applied).ToArray();
 
     private IReadOnlyList<OpChange> OpChanges
@@ -87,13 +92,16 @@ internal sealed record OptimizeSummary(
         text.Append(RulesRun.Count == 0 ? "rules: none\n" : "rules:\n");
         foreach (var rule in Rules)
             text.Append($"  {rule.Id,-24} applied {rule.Applied,4}   max deviation {Ulps(rule.DeviationUlps)}\n");
+        if (Merges.Count > 0) text.Append("merges:\n");
+        foreach (var o in Merges) text.Append($"  {o.RuleId} {Where(o)}: {o.Detail}\n");
         text.Append("clean-up: ").Append(string.Join(", ", Removed.Select(p => $"{p.Key} {p.Value}"))).Append('\n');
         if (ConvertResult is not null) text.Append(ConvertLine).Append('\n');
         var before = Run.Before!;
         var after = Run.After!;
         text.Append($"nodes: {before.Nodes} -> {after.Nodes}\n");
         foreach (var change in OpChanges) text.Append($"  {change.Op,-24} {change.Before,6} -> {change.After}\n");
-        text.Append($"MACs: {Count(before.Conv1x1.Macs)} -> {Count(after.Conv1x1.Macs)}\n");
+        text.Append($"MACs: {Count(before.Conv1x1.Macs)} -> {Count(after.Conv1x1.Macs)}")
+            .Append(before.Conv1x1.Macs is null || after.Conv1x1.Macs is null ? " (input dims are free: fix them with --shape)\n" : "\n");
         text.Append($"parameters: {Count(before.Parameters.Elements)} -> {Count(after.Parameters.Elements)}\n");
         text.Append("float64 deviation of folded values: ").Append(Ulps(Deviation)).Append('\n');
         if (Explain)
@@ -113,6 +121,11 @@ internal sealed record OptimizeSummary(
         var text = new StringBuilder();
         text.Append($"## optimize: `{Input}`\n\n| rule | applied | max deviation |\n|---|---:|---:|\n");
         foreach (var rule in Rules) text.Append($"| {rule.Id} | {rule.Applied} | {Ulps(rule.DeviationUlps)} |\n");
+        if (Merges.Count > 0)
+        {
+            text.Append("\n| merge | node | result |\n|---|---|---|\n");
+            foreach (var o in Merges) text.Append($"| {o.RuleId} | `{Where(o)}` | {o.Detail.Replace("|", "\\|")} |\n");
+        }
         text.Append("\n- clean-up: ").Append(string.Join(", ", Removed.Select(p => $"{p.Key} {p.Value}"))).Append('\n');
         if (ConvertResult is not null) text.Append("- ").Append(ConvertLine).Append('\n');
         var before = Run.Before!;
@@ -136,6 +149,9 @@ internal sealed record OptimizeSummary(
         var rules = new JsonArray();
         foreach (var rule in Rules)
             rules.Add(new JsonObject { ["id"] = rule.Id, ["applied"] = rule.Applied, ["maxDeviationUlps"] = rule.DeviationUlps });
+        var merges = new JsonArray();
+        foreach (var o in Merges)
+            merges.Add(new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["result"] = o.Detail, ["maxDeviationUlps"] = o.DeviationUlps });
         var ops = new JsonObject();
         foreach (var change in OpChanges) ops[change.Op] = new JsonObject { ["before"] = change.Before, ["after"] = change.After };
         var before = Run.Before!;
@@ -145,6 +161,7 @@ internal sealed record OptimizeSummary(
             ["input"] = Input,
             ["output"] = Output,
             ["rules"] = rules,
+            ["merges"] = merges,
             ["removed"] = new JsonObject(Removed.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             ["convert"] = ConvertResult is { } convert
                 ? new JsonObject { ["to"] = Convert.ToString()!.ToLowerInvariant(), ["applied"] = convert.AppliedCount, ["kept"] = convert.Outcomes.Count - convert.AppliedCount }

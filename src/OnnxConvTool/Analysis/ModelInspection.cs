@@ -36,8 +36,11 @@ public sealed record ModelInspection
     public required ParameterSummary Parameters { get; init; }
     public required Conv1x1Summary Conv1x1 { get; init; }
 
-    /// <summary>Builds the inspection; the 1x1 summary comes from <see cref="Conv1x1Audit"/> without the rank computation.</summary>
-    public static ModelInspection Of(Model model, string? modelLabel = null)
+    /// <summary>
+    /// Builds the inspection; the 1x1 summary comes from <see cref="Conv1x1Audit"/> without the rank computation, with
+    /// <paramref name="shapeOverrides"/> fixing input dims for the MAC count.
+    /// </summary>
+    public static ModelInspection Of(Model model, string? modelLabel = null, IReadOnlyDictionary<string, IReadOnlyList<Dim>>? shapeOverrides = null)
     {
         var graphs = model.AllGraphs().ToList();
         var opTypes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -64,7 +67,7 @@ public sealed record ModelInspection
                     Add(constant);
         }
 
-        var audit = Conv1x1Audit.Run(model, new AuditOptions { ComputeWeightRank = false }, modelLabel);
+        var audit = Conv1x1Audit.Run(model, new AuditOptions { ComputeWeightRank = false, ShapeOverrides = shapeOverrides }, modelLabel);
         return new ModelInspection
         {
             Model = modelLabel ?? model.SourcePath ?? "",

@@ -44,12 +44,15 @@ public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders 
 /// <summary>The checks the audit runs per 1x1 convolution, made from the rule catalogue.</summary>
 public static class Conv1x1Checks
 {
+    private static readonly string[] AwayFromConv =
+        Enum.GetValues<RewriteTarget>().Where(t => t != RewriteTarget.Conv).Select(RuleCatalog.TargetRuleId).ToArray();
+
     /// <summary>Fresh checks of every rule in the catalogue's fold set, for the audit's per-node <c>fusions</c> field.</summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Fusions() =>
         RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => (IConv1x1RewriteCheck)RuleApplicabilityCheck.ForFusion(e.Create())).ToArray();
 
-    /// <summary>Fresh checks of the convert rules rooted at Conv, for the audit's per-node <c>rewrites</c> field.</summary>
+    /// <summary>Fresh checks of the convert rules that take a Conv away (the <c>--to</c> targets other than conv), for the audit's per-node <c>rewrites</c> field.</summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Rewrites() =>
-        RuleCatalog.Set(RuleCatalog.ConvertSet).Select(e => e.Create()).Where(r => r.RootOpTypes?.Contains("Conv") == true)
+        RuleCatalog.Set(RuleCatalog.ConvertSet).Where(e => AwayFromConv.Contains(e.Id)).Select(e => e.Create()).Where(r => r.RootOpTypes?.Contains("Conv") == true)
             .Select(r => (IConv1x1RewriteCheck)new RuleApplicabilityCheck(r)).ToArray();
 }

@@ -41,6 +41,9 @@ public sealed class RewriteContext
         = true;
 #endif
 
+    /// <summary>Merge rules apply merges that increase MACs instead of refusing them (<see cref="RewriteOptions.AllowMoreMacs"/>).</summary>
+    public bool AllowMoreMacs { get; set; }
+
     public ShapeInferenceResult Shapes => _shapes ??= ShapeInference.Run(Model);
 
     /// <summary>The best known shape of <paramref name="value"/> (dims may be unknown or symbolic).</summary>

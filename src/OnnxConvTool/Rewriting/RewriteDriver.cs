@@ -24,6 +24,9 @@ public sealed record RewriteOptions
     /// </summary>
     public bool Fixpoint { get; init; }
 
+    /// <summary>Merges that increase MACs are applied too (by default the cost model refuses them, giving the figures).</summary>
+    public bool AllowMoreMacs { get; init; }
+
     /// <summary>With <see cref="Fixpoint"/>: the most node visits before the run stops (null: 10 per node at the start, plus 100).</summary>
     public int? MaxVisits { get; init; }
 
@@ -87,6 +90,7 @@ public static class RewriteDriver
         options ??= new RewriteOptions();
         var rewriter = new GraphRewriter(model, new RewriteContext(model) { FoldOverridableInitializers = options.FoldOverridableInitializers });
         if (options.ValidateAfterEachRewrite) rewriter.Context.CheckMatchesArePure = true;
+        rewriter.Context.AllowMoreMacs = options.AllowMoreMacs;
         var run = new DriverRun(rules, options, rewriter);
         return run.Execute(model, cancellation);
     }

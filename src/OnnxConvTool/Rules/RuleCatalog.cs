@@ -26,6 +26,9 @@ public static class RuleCatalog
     /// <summary>Rules that merge convolutions with each other, run to a fixpoint after the folds.</summary>
     private static readonly RuleEntry[] MergeRules =
     [
+        RuleEntry.Of<Merges.MergeConvChain>(MergeSet),
+        RuleEntry.Of<Merges.MergeSiblingConvs>(MergeSet),
+        RuleEntry.Of<Merges.MergeRepVggBranches>(MergeSet),
     ];
 
     /// <summary>Form changes; one sweep each, chosen by <see cref="RewriteTarget"/>.</summary>
@@ -34,6 +37,7 @@ public static class RuleCatalog
         RuleEntry.Of<Conv1x1ToMatMul>(ConvertSet, inverseId: MatMulToConv1x1.RuleId),
         RuleEntry.Of<Conv1x1ToGemm>(ConvertSet, inverseId: MatMulToConv1x1.RuleId),
         RuleEntry.Of<MatMulToConv1x1>(ConvertSet),
+        RuleEntry.Of<RestoreSpatialConv>(ConvertSet, inverseId: Conv1x1ToMatMul.RuleId),
     ];
 
     /// <summary>Every rule, fold set first, then merge, then convert.</summary>
@@ -75,8 +79,17 @@ public static class RuleCatalog
         return chosen.Select(e => e.Create()).ToArray();
     }
 
-    /// <summary>The rules that rewrite a model towards <paramref name="target"/> (one sweep), in the order they are tried.</summary>
-    public static IReadOnlyList<IRewriteRule> ForTarget(RewriteTarget target) => [Find(TargetRuleId(target))!.Create()];
+    /// <summary>
+    /// The rules that rewrite a model towards <paramref name="target"/>, in the order they are tried. Towards Conv they
+    /// also take down the scaffolding (flattening reshapes, subsampling, zero pads) around the restored channel maps,
+    /// which needs a fixpoint run (<see cref="TargetRunsToFixpoint"/>); the other targets are one sweep.
+    /// </summary>
+    public static IReadOnlyList<IRewriteRule> ForTarget(RewriteTarget target) => target == RewriteTarget.Conv
+        ? [new MatMulToConv1x1(), new RestoreSpatialConv(), new FusePadIntoConv()]
+        : [Find(TargetRuleId(target))!.Create()];
+
+    /// <summary>True when the rules of <paramref name="target"/> build on each other's results and must run to a fixpoint.</summary>
+    public static bool TargetRunsToFixpoint(RewriteTarget target) => target == RewriteTarget.Conv;
 
     /// <summary>The id of the convert rule behind <paramref name="target"/>.</summary>
     public static string TargetRuleId(RewriteTarget target) => target switch

@@ -19,13 +19,27 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
     public static CliInvocation RunProcess(params string[] args) => RunProcessIn(null, args);
 
     /// <summary>Runs the built onnxconv.dll in a child process started in <paramref name="workingDirectory"/>.</summary>
-    public static CliInvocation RunProcessIn(string? workingDirectory, params string[] args)
+    public static CliInvocation RunProcessIn(string? workingDirectory, params string[] args) => RunProcess(ProcessStart(workingDirectory, args), null);
+
+    /// <summary>
+    /// Runs the built onnxconv.dll in a child process and fails when it has not ended within <paramref name="limit"/>
+    /// (it is killed then), for runs that could otherwise hang the test run.
+    /// </summary>
+    public static CliInvocation RunProcessWithin(TimeSpan limit, params string[] args) => RunProcess(ProcessStart(null, args), limit);
+
+    private static CliInvocation RunProcess(ProcessStartInfo start, TimeSpan? limit)
     {
-        using var process = Process.Start(ProcessStart(workingDirectory, args))!;
+        using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(limit ?? Timeout.InfiniteTimeSpan))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"onnxconv {string.Join(' ', start.ArgumentList.Skip(1))} did not end within {limit!.Value.TotalSeconds} s");
+        }
         process.WaitForExit();
-        return new CliInvocation(process.ExitCode, stdout, stderr.Result);
+        return new CliInvocation(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>How to start the built onnxconv.dll as a child process, stdout and stderr redirected.</summary>

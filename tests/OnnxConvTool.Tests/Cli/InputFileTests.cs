@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Cli;
@@ -88,15 +89,100 @@ public sealed class InputFileTests : IDisposable
         AssertRefused(run, file, $"{3 << 20} bytes is more than the input's tensor can take ({256 * 10 + (1 << 20)} bytes at most)");
     }
 
-    [Fact]
-    public void ATestDataFileThatIsNotARegularFileIsRefused()
+    /// <summary>Reading a pipe or /dev/zero never ends; the refusal comes from the file's type, before it is opened.</summary>
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(60);
+
+    private string TestDataSet() => Directory.CreateDirectory(_temp.File("test_data_set_0")).FullName;
+
+    private static void WriteTensor(string path, long[] dims)
+    {
+        var b = new TestModelBuilder(seed: 7);
+        File.WriteAllBytes(path, b.RandomTensor("x", dims).ToByteArray());
+    }
+
+    [Theory]
+    [InlineData("input_0.pb")]
+    [InlineData("output_0.pb")]
+    public void ATestDataFileThatIsAPipeIsRefusedWithoutWaitingForAWriter(string name)
     {
         string model = Model();
-        string set = Directory.CreateDirectory(_temp.File("test_data_set_0")).FullName;
-        string fifo = SpecialFiles.Fifo(Path.Combine(set, "input_0.pb"));
+        string set = TestDataSet();
+        if (name != "input_0.pb") WriteTensor(Path.Combine(set, "input_0.pb"), [1, 8, 4, 4]);
+        string fifo = SpecialFiles.Fifo(Path.Combine(set, name));
 
-        var run = CliInvocation.RunProcess("verify", model, model, "--test-data", set);
+        var run = CliInvocation.RunProcessWithin(Prompt, "verify", model, model, "--test-data", set);
 
         AssertRefused(run, fifo, "is a named pipe (FIFO), not a regular file; an input file must be a regular file");
+    }
+
+    /// <summary>A device node with the numbers of /dev/zero, made in the test's folder: read, it never ends.</summary>
+    [SkippableTheory]
+    [InlineData("input_0.pb")]
+    [InlineData("output_0.pb")]
+    public void ATestDataFileThatIsADeviceIsRefusedBeforeItIsRead(string name)
+    {
+        string model = Model();
+        string set = TestDataSet();
+        if (name != "input_0.pb") WriteTensor(Path.Combine(set, "input_0.pb"), [1, 8, 4, 4]);
+        string? zero = SpecialFiles.CharacterDevice(Path.Combine(set, name), 1, 5);
+        Skip.If(zero is null, "mknod needs root");
+
+        var run = CliInvocation.RunProcessWithin(Prompt, "verify", model, model, "--test-data", set);
+
+        AssertRefused(run, zero, "is a character device, not a regular file; an input file must be a regular file");
+        Assert.True(SpecialFiles.IsCharacterDevice(zero));
+    }
+
+    [Fact]
+    public void ATestDataInputLargerThanTheDeclaredTensorIsRefused()
+    {
+        string model = Model();
+        string file = Path.Combine(TestDataSet(), "input_0.pb");
+        File.WriteAllBytes(file, new byte[3 << 20]);
+
+        var run = CliInvocation.RunProcessWithin(Prompt, "verify", model, model, "--test-data", _temp.Path);
+
+        AssertRefused(run, file, $"{3 << 20} bytes is more than the input's tensor can take ({128 * 10 + (1 << 20)} bytes at most)");
+    }
+
+    [Fact]
+    public void ATestDataOutputLargerThanTheDeclaredTensorIsRefusedBeforeAnyRun()
+    {
+        string model = Model();
+        string set = TestDataSet();
+        WriteTensor(Path.Combine(set, "input_0.pb"), [1, 8, 4, 4]);
+        string file = Path.Combine(set, "output_0.pb");
+        File.WriteAllBytes(file, new byte[3 << 20]);
+
+        var run = CliInvocation.RunProcessWithin(Prompt, "rewrite", model, "-o", _temp.File("out.onnx"), "--to", "matmul", "--test-data", set);
+
+        AssertRefused(run, file, $"{3 << 20} bytes is more than the output's tensor can take ({128 * 10 + (1 << 20)} bytes at most)");
+        Assert.False(File.Exists(_temp.File("out.onnx")));
+    }
+
+    [Fact]
+    public void TheTestDataBoundFollowsAShapeGivenOnTheCommandLine()
+    {
+        string model = Model(freeBatch: true);
+        string set = TestDataSet();
+        string file = Path.Combine(set, "input_0.pb");
+        File.WriteAllBytes(file, new byte[3 << 20]);
+
+        var run = CliInvocation.RunProcessWithin(Prompt, "verify", model, model, "--shape", "x=2,8,4,4", "--test-data", set);
+
+        AssertRefused(run, file, $"{3 << 20} bytes is more than the input's tensor can take ({256 * 10 + (1 << 20)} bytes at most)");
+    }
+
+    [Fact]
+    public void TestDataThatFitsTheDeclaredTensorsIsStillCompared()
+    {
+        string model = Model();
+        string set = TestDataSet();
+        WriteTensor(Path.Combine(set, "input_0.pb"), [1, 8, 4, 4]);
+
+        var run = CliInvocation.RunProcessWithin(Prompt, "verify", model, model, "--test-data", set);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("test_data_set_0", run.Stdout);
     }
 }

@@ -52,7 +52,16 @@ public sealed class OutputSafetyTests : IDisposable
         byte[] before = File.ReadAllBytes(model);
         var entries = Entries();
 
-        foreach (string[] args in new[] { ["audit", model, "--report", report], ["inspect", model, "--report", report], new[] { "verify", model, model, "--report", report } })
+        string output = _temp.File("out.onnx");
+        string[][] commands =
+        [
+            ["audit", model, "--report", report],
+            ["inspect", model, "--report", report],
+            ["verify", model, model, "--report", report],
+            ["rewrite", model, "-o", output, "--to", "matmul", "--report", report],
+            ["optimize", model, "-o", output, "--report", report],
+        ];
+        foreach (string[] args in commands)
         {
             var run = CliInvocation.RunProcess(args);
             AssertUsageError(run, report, "--report would overwrite");
@@ -61,42 +70,66 @@ public sealed class OutputSafetyTests : IDisposable
         }
     }
 
-    [Fact]
-    public void ReportIsRefusedWhenItIsTheRewriteOutput()
+    /// <summary>A command that writes a model to <paramref name="output"/>, with <paramref name="extra"/> arguments.</summary>
+    private static string[] WriteModel(string command, string model, string output, params string[] extra) => command switch
+    {
+        "convert" => ["convert", model, "-o", output, .. extra],
+        "rewrite" => ["rewrite", model, "-o", output, "--to", "matmul", .. extra],
+        _ => ["optimize", model, "-o", output, .. extra],
+    };
+
+    [Theory]
+    [InlineData("rewrite", "another spelling")]
+    [InlineData("optimize", "another spelling")]
+    [InlineData("rewrite", "hard link")]
+    [InlineData("optimize", "hard link")]
+    public void ReportIsRefusedWhenItIsTheModelOutput(string command, string how)
     {
         string model = Model();
         string output = _temp.File("out.onnx");
+        string report = Path.Combine(_temp.Path, "..", Path.GetFileName(_temp.Path), "out.onnx");
+        if (how == "hard link")
+        {
+            File.Copy(model, output);
+            report = SpecialFiles.HardLink(output, _temp.File("hard.txt"));
+        }
+        var entries = Entries();
 
-        var run = CliInvocation.RunProcess("rewrite", model, "-o", output, "--to", "matmul", "--report", Path.Combine(_temp.Path, "..", Path.GetFileName(_temp.Path), "out.onnx"));
+        var run = CliInvocation.RunProcess(WriteModel(command, model, output, "--report", report));
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("--report would overwrite", Assert.Single(run.StderrLines));
-        Assert.Equal(["model.onnx"], Entries());
+        Assert.Equal(entries, Entries());
+        if (how == "hard link") Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(output));
     }
 
-    [Fact]
-    public void ModelOutputToAFifoIsRefusedAndTheFifoStays()
+    [Theory]
+    [InlineData("convert")]
+    [InlineData("rewrite")]
+    [InlineData("optimize")]
+    public void ModelOutputToAFifoIsRefusedAndTheFifoStays(string command)
     {
         string model = Model();
         string fifo = SpecialFiles.Fifo(_temp.File("pipe"));
 
-        var convert = CliInvocation.RunProcess("convert", model, "-o", fifo);
-        var rewrite = CliInvocation.RunProcess("rewrite", model, "-o", fifo, "--to", "matmul");
+        var run = CliInvocation.RunProcess(WriteModel(command, model, fifo));
 
-        AssertUsageError(convert, fifo, "is a named pipe (FIFO), not a regular file");
-        AssertUsageError(rewrite, fifo, "is a named pipe (FIFO), not a regular file");
+        AssertUsageError(run, fifo, "is a named pipe (FIFO), not a regular file");
         Assert.True(SpecialFiles.IsFifo(fifo));
         Assert.Equal(["model.onnx", "pipe"], Entries());
     }
 
-    [SkippableFact]
-    public void ModelOutputToADeviceIsRefusedAndTheDeviceStays()
+    [SkippableTheory]
+    [InlineData("convert")]
+    [InlineData("rewrite")]
+    [InlineData("optimize")]
+    public void ModelOutputToADeviceIsRefusedAndTheDeviceStays(string command)
     {
         string model = Model();
         string? device = SpecialFiles.CharacterDevice(_temp.File("null"), 1, 3);
         Skip.If(device is null, "mknod needs root");
 
-        var run = CliInvocation.RunProcess("convert", model, "-o", device);
+        var run = CliInvocation.RunProcess(WriteModel(command, model, device));
 
         AssertUsageError(run, device, "is a character device, not a regular file");
         Assert.True(SpecialFiles.IsCharacterDevice(device));
@@ -232,6 +265,82 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.False(File.Exists(orphan));
         Assert.Equal(["model.onnx", "out.onnx"], Entries());
+    }
+
+    /// <summary>
+    /// A real <c>kill -9</c> while <c>convert</c> writes a model of 64 MiB or more: the temp stays behind, and the next
+    /// write to that destination removes it and leaves a complete model. A write that finishes before the kill lands
+    /// is retried with a larger model, so the test never passes without having killed a writer.
+    /// </summary>
+    [Fact]
+    public void AWriterKilledWithSigkillLeavesATempThatTheNextWriteRemoves()
+    {
+        string output = _temp.File("out.onnx");
+        foreach (int channels in new[] { 4096, 8192, 11584 })
+        {
+            string model = LargeModel(channels);
+            string? temp = KillWhileItsTempExists(["convert", model, "-o", output]);
+            if (temp is null)
+            {
+                File.Delete(output);
+                File.Delete(model);
+                continue;
+            }
+            Assert.True(File.Exists(temp), $"the killed writer's temp {temp} is gone");
+            Assert.False(File.Exists(output));
+
+            var run = CliInvocation.RunProcess("convert", model, "-o", output);
+
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.False(File.Exists(temp));
+            Assert.Equal([Path.GetFileName(model), "out.onnx"], Entries());
+            var written = ModelReader.Load(output).Graph.Initializers.Single().Initializer!;
+            var source = ModelReader.Load(model).Graph.Initializers.Single().Initializer!;
+            Assert.Equal(new long[] { channels, channels, 1, 1 }, written.Dims);
+            Assert.True(source.GetRawBytes().Span.SequenceEqual(written.GetRawBytes().Span), "the rewritten weights differ from the source's");
+            return;
+        }
+        Assert.Fail("every write of up to 512 MiB ended before it could be killed");
+    }
+
+    /// <summary>x [1,C,1,1] → 1x1 Conv with C×C float weights (4·C² bytes) → y.</summary>
+    private string LargeModel(int channels)
+    {
+        var b = new TestModelBuilder(opset: 13, seed: 9);
+        string x = b.Input("x", 1, channels, 1, 1);
+        b.Output(b.Conv(x, channels, channels, [1, 1], bias: false), OnnxConvTool.Onnx.TensorProto.Types.DataType.Float, 1, channels, 1, 1);
+        return b.Save(_temp.File($"large-{channels}.onnx"));
+    }
+
+    /// <summary>
+    /// Starts onnxconv with <paramref name="args"/> and sends SIGKILL as soon as its temp file for <c>out.onnx</c>
+    /// appears; the temp's path, or null when the process ended first.
+    /// </summary>
+    private string? KillWhileItsTempExists(string[] args)
+    {
+        using var process = Process.Start(CliInvocation.ProcessStart(null, args))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        var deadline = Stopwatch.StartNew();
+        string pattern = $".out.onnx.{process.Id}.*.tmp";
+        while (!process.HasExited)
+        {
+            if (Directory.GetFiles(_temp.Path, pattern).FirstOrDefault() is { } temp)
+            {
+                process.Kill();
+                Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "the killed process did not end");
+                // The write may have completed between the poll and the kill.
+                return File.Exists(temp) ? temp : null;
+            }
+            if (deadline.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                process.Kill();
+                Assert.Fail("convert neither wrote a temp file nor ended within 2 minutes");
+            }
+            Thread.Sleep(1);
+        }
+        Assert.True(process.ExitCode == 0, $"convert failed: {stderr.Result}");
+        return null;
     }
 
     /// <summary>The PID of a process that has exited (Linux does not reuse it before the PID space wraps).</summary>

@@ -29,6 +29,17 @@ internal sealed record ConvSpec(int OutChannels, int Group, int[] Kernel, int[] 
     internal static string Ints(int[] values) => $"[{string.Join(", ", values)}]";
 }
 
+/// <summary>
+/// Two Convs on the same input: <see cref="Add"/> sums a Conv and a 1x1 Conv centred in it (RepVGG), else their outputs
+/// are concatenated along the channels (Inception siblings).
+/// </summary>
+internal sealed record ParallelSpec(ConvSpec First, ConvSpec Second, bool Add) : LayerSpec
+{
+    public int OutChannels => Add ? First.OutChannels : First.OutChannels + Second.OutChannels;
+
+    public override string ToCSharp() => $"new ParallelSpec({First.ToCSharp()}, {Second.ToCSharp()}, {(Add ? "true" : "false")})";
+}
+
 internal sealed record BatchNormSpec(float Epsilon) : LayerSpec
 {
     public override string ToCSharp() => $"new BatchNormSpec({Epsilon.ToString("R", CultureInfo.InvariantCulture)}f)";
@@ -101,7 +112,7 @@ internal static class RandomConvGraphs
     private static readonly Gen<int[]> Axes3 = Gen.Int[0, 9].Array[3];
 
     private static readonly Gen<RawLayer> RawLayers =
-        from kind in Gen.Frequency((6, Gen.Const(0)), (3, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (2, Gen.Const(5)))
+        from kind in Gen.Frequency((6, Gen.Const(0)), (3, Gen.Const(1)), (2, Gen.Const(2)), (2, Gen.Const(3)), (1, Gen.Const(4)), (2, Gen.Const(5)), (2, Gen.Const(6)))
         from outChannels in Gen.Int[1, 6]
         from groupPick in Gen.Int[0, 3]
         from pointwise in Gen.Frequency((3, Gen.Const(true)), (2, Gen.Const(false)))
@@ -168,6 +179,12 @@ internal static class RandomConvGraphs
                     layers.Add(new GlobalPoolSpec());
                     Array.Fill(size, 1);
                     break;
+                case 6 when type != DataType.Double:
+                    var parallel = ResolveParallel(r, c, size);
+                    layers.Add(parallel);
+                    c = parallel.OutChannels;
+                    for (int a = 0; a < size.Length; a++) size[a] = parallel.First.OutputSize(a, size[a]);
+                    break;
                 case 5 when type != DataType.Double:
                     var pads = new int[2 * size.Length];
                     for (int a = 0; a < size.Length; a++) (pads[a], pads[a + size.Length]) = (r.Pads[a] % 2, r.Pads[a + 3] % 2);
@@ -177,6 +194,28 @@ internal static class RandomConvGraphs
             }
         }
         return new GraphSpec(type, opset, batch, channels, spatial, layers.ToArray(), seed);
+    }
+
+    /// <summary>
+    /// A Conv with explicit pads and a second one on the same input: for a sum, the 1x1 centred in it (pads smaller by
+    /// dilation × (k − 1)/2, clamped at 0 so that some pairs cannot merge); for a Concat, the same geometry with group 1.
+    /// </summary>
+    private static ParallelSpec ResolveParallel(RawLayer r, int inChannels, int[] size)
+    {
+        var first = ResolveConv(r with { Pick = r.Pick % 2 }, inChannels, size);
+        bool add = r.Bias;
+        if (add)
+        {
+            int rank = size.Length;
+            var pads = new int[2 * rank];
+            for (int a = 0; a < 2 * rank; a++) pads[a] = Math.Max(0, first.Pads[a] - first.Dilations[a % rank] * (first.Kernel[a % rank] - 1) / 2);
+            // The 1x1's output must have the first's size, or the Add would not broadcast: keep only pairs where it does.
+            var second = first with { Kernel = Enumerable.Repeat(1, rank).ToArray(), Pads = pads, Bias = r.Pick % 3 == 0 };
+            bool sameSize = Enumerable.Range(0, rank).All(a => second.OutputSize(a, size[a]) == first.OutputSize(a, size[a]));
+            if (sameSize) return new ParallelSpec(first, second, true);
+        }
+        first = first with { Group = 1 };
+        return new ParallelSpec(first, first with { OutChannels = 1 + r.GroupPick, Bias = !first.Bias }, false);
     }
 
     private static ConvSpec ResolveConv(RawLayer r, int inChannels, int[] size)
@@ -209,6 +248,11 @@ internal static class RandomConvGraphs
         return new ConvSpec(outChannels, group, kernel, strides, pads, dilations, r.Bias, (WeightStorage)r.Storage, autoPad);
     }
 
+    private static string Conv(TestModelBuilder b, string x, long inChannels, ConvSpec conv, DataType t) =>
+        b.Conv(x, inChannels, conv.OutChannels, conv.Kernel.Select(k => (long)k).ToArray(), conv.Group, conv.Bias, conv.Storage, t,
+            Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("dilations", Longs(conv.Dilations)),
+            conv.AutoPad == "NOTSET" ? Attr.Ints("pads", Longs(conv.Pads)) : Attr.String("auto_pad", conv.AutoPad));
+
     /// <summary>The model of <paramref name="spec"/>, its element type replaced by <paramref name="type"/> when given (for a float twin).</summary>
     public static TestModelBuilder Build(GraphSpec spec, DataType? type = null)
     {
@@ -224,11 +268,15 @@ internal static class RandomConvGraphs
             switch (layer)
             {
                 case ConvSpec conv:
-                    x = b.Conv(x, c, conv.OutChannels, conv.Kernel.Select(k => (long)k).ToArray(), conv.Group, conv.Bias, conv.Storage, t,
-                        Attr.Ints("strides", Longs(conv.Strides)), Attr.Ints("dilations", Longs(conv.Dilations)),
-                        conv.AutoPad == "NOTSET" ? Attr.Ints("pads", Longs(conv.Pads)) : Attr.String("auto_pad", conv.AutoPad));
+                    x = Conv(b, x, c, conv, t);
                     c = conv.OutChannels;
                     for (int a = 0; a < size.Length; a++) size[a] = conv.OutputSize(a, size[a]);
+                    break;
+                case ParallelSpec parallel:
+                    string first = Conv(b, x, c, parallel.First, t), second = Conv(b, x, c, parallel.Second, t);
+                    x = parallel.Add ? b.Add(first, second) : b.Concat(1, [first, second]);
+                    c = parallel.OutChannels;
+                    for (int a = 0; a < size.Length; a++) size[a] = parallel.First.OutputSize(a, size[a]);
                     break;
                 case BatchNormSpec bn:
                     x = BatchNormalization(b, x, c, bn.Epsilon, t);

@@ -55,6 +55,26 @@ public sealed class OptimizeCommandTests
     }
 
     [Fact]
+    public void MacsOfAModelWithFreeSpatialDimsAreCountedAtTheGivenShape()
+    {
+        using var temp = new TempDirectory();
+        var b = new TestModelBuilder(13, seed: 4);
+        b.Input("x", "N", 4, "H", "W");
+        b.Node("Conv", [b.Conv("x", 4, 8, [1, 1]), b.RandomInitializer("w2", [2, 8, 1, 1])], ["y"], Attr.Ints("kernel_shape", 1, 1));
+        b.Output("y", DataType.Float, "N", 2, "H", "W");
+        string input = b.Save(temp.File("free.onnx"));
+
+        var free = Run("optimize", input, "-o", temp.File("a.onnx"), "--no-verify");
+        Assert.True(free.ExitCode == 0, free.ToString());
+        Assert.Contains("MACs: ? -> ? (input dims are free: fix them with --shape)\n", free.Stdout);
+
+        var fixedShape = Run("optimize", input, "-o", temp.File("b.onnx"), "--no-verify", "--shape", "x=1,4,10,10");
+        Assert.True(fixedShape.ExitCode == 0, fixedShape.ToString());
+        // 4→8 then 8→2 over 10×10 pixels
+        Assert.Contains($"MACs: {100 * (4 * 8 + 8 * 2):N0} -> {100 * (4 * 8 + 8 * 2):N0}\n", fixedShape.Stdout);
+    }
+
+    [Fact]
     public void AnUnchangedModelIsStillVerifiedAndWritten()
     {
         using var temp = new TempDirectory();

@@ -31,10 +31,10 @@ public sealed class RuleCatalogTests
     [Fact]
     public void TheConvertSetHoldsTheToTargetsAndEachTargetMapsToItsRule()
     {
-        Assert.Equal(["conv1x1-to-matmul", "conv1x1-to-gemm", "matmul-to-conv1x1"], RuleCatalog.Set(RuleCatalog.ConvertSet).Select(e => e.Id));
+        Assert.Equal(["conv1x1-to-matmul", "conv1x1-to-gemm", "matmul-to-conv1x1", "restore-spatial-conv"], RuleCatalog.Set(RuleCatalog.ConvertSet).Select(e => e.Id));
         Assert.Equal("conv1x1-to-matmul", Assert.Single(RuleCatalog.ForTarget(RewriteTarget.MatMul)).Id);
         Assert.Equal("conv1x1-to-gemm", Assert.Single(RuleCatalog.ForTarget(RewriteTarget.Gemm)).Id);
-        Assert.Equal("matmul-to-conv1x1", Assert.Single(RuleCatalog.ForTarget(RewriteTarget.Conv)).Id);
+        Assert.Equal(["matmul-to-conv1x1", "restore-spatial-conv", "fuse-pad-into-conv"], RuleCatalog.ForTarget(RewriteTarget.Conv).Select(r => r.Id));
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public sealed class RuleCatalogTests
         Assert.Contains("undo each other", error.Message);
         var alone = RuleCatalog.CreateFixpointSet(RuleCatalog.ConvertSet, only: ["conv1x1-to-matmul", "conv1x1-to-gemm"]);
         Assert.Equal(["conv1x1-to-matmul", "conv1x1-to-gemm"], alone.Select(r => r.Id));
-        Assert.Equal(["matmul-to-conv1x1"], RuleCatalog.CreateFixpointSet(RuleCatalog.ConvertSet, skip: ["conv1x1-to-matmul", "conv1x1-to-gemm"]).Select(r => r.Id));
+        Assert.Equal(["matmul-to-conv1x1", "restore-spatial-conv"], RuleCatalog.CreateFixpointSet(RuleCatalog.ConvertSet, skip: ["conv1x1-to-matmul", "conv1x1-to-gemm"]).Select(r => r.Id));
     }
 
     [Fact]
