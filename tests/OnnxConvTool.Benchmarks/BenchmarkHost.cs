@@ -14,7 +14,11 @@ internal static class BenchmarkHost
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
-        ["merge"] = (MergeBenchmark.Description, MergeBenchmark.Run),
+        ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),
+        ["fold-latency"] = (LatencyCases.SharedDescription,
+            context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
+        ["merge"] = (LatencyCases.BuilderDescription,
+            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

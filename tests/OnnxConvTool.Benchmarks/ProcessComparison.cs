@@ -62,6 +62,32 @@ internal static class ProcessComparison
         return new ComparedRuns(contenderRuns, baselineRuns);
     }
 
+    /// <summary>
+    /// Measures <c>onnxconv COMMAND MODEL -o OUTPUT [extra] [inputs]</c> against <c>onnxconv verify MODEL MODEL [inputs]</c>:
+    /// what the command adds on top of verifying. The command's warm-up must write <paramref name="output"/>.
+    /// </summary>
+    public static ComparedRuns? MeasureAgainstVerify(BenchmarkContext context, string name, string command, string model, string output,
+        ModelInputs inputs, params string[] extra) =>
+        Measure(context, name,
+            new ProcessCommand(context.CliPath, [command, model, "-o", output, .. extra, .. inputs.CliArguments()]),
+            new ProcessCommand(context.CliPath, ["verify", model, model, .. inputs.CliArguments()]),
+            run => Failure($"onnxconv {command}", run) ?? (File.Exists(output) ? null : $"onnxconv {command} exited 0 but wrote no {output}"),
+            run => Failure("onnxconv verify", run),
+            settle: () => BenchmarkContext.Settle(output));
+
+    /// <summary>The header of a whole-process comparison: what runs, on which machine, how, and the load at the start.</summary>
+    public static void WriteHeader(BenchmarkContext context, string title)
+    {
+        var output = context.Out;
+        output.WriteLine(title);
+        output.Write(MachineInfo.Describe(context.PythonPath));
+        output.WriteLine($"onnxconv: {context.CliPath}");
+        output.WriteLine($"runs:     {context.Runs} timed runs each, alternating, after one warm-up run each; whole processes, start-up included;");
+        output.WriteLine("          before each run (untimed) the output is deleted and dirty pages synced");
+        output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
+        output.WriteLine();
+    }
+
     /// <summary>Why a warm-up run is unusable (it failed), or null.</summary>
     public static string? Failure(string who, ProcessRun run) =>
         run.ExitCode == 0 ? null : $"{who} exited with {run.ExitCode}: {FirstLine(run.Stderr)}";
@@ -70,7 +96,7 @@ internal static class ProcessComparison
 
     public static double MedianCpuSeconds(this IEnumerable<ProcessRun> runs) => Median(runs.Select(r => r.Cpu.TotalSeconds));
 
-    private static double Median(IEnumerable<double> values)
+    public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

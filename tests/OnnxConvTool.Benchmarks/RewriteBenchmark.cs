@@ -14,17 +14,6 @@ internal static class RewriteBenchmark
     public const string Description = "onnxconv rewrite --to matmul (verified) vs onnxconv verify MODEL MODEL, on ../shared/models (target ≤ 5 s median each)";
     private const double TargetSeconds = 5.0;
 
-    /// <summary>
-    /// The inputs each model needs (../shared/models/README.md): Silero VAD's control flow depends on <c>sr</c>;
-    /// the PP-OCRv4 detector is measured at a typical detection size instead of verify's small free-dim choices.
-    /// </summary>
-    private static string[] InputOptions(string name) => name switch
-    {
-        "silero_vad_v5.onnx" => ["--value", "sr=16000", "--shape", "input=1,512", "--shape", "state=2,1,128"],
-        "ch_PP-OCRv4_det_infer.onnx" => ["--shape", "x=1,3,640,640"],
-        _ => [],
-    };
-
     public static int Run(BenchmarkContext context)
     {
         var output = context.Out;
@@ -35,13 +24,7 @@ internal static class RewriteBenchmark
         }
         string rewritten = Path.Combine(context.WorkDirectory, "out-rewrite.onnx");
 
-        output.WriteLine("rewrite benchmark: onnxconv rewrite MODEL -o OUT --to matmul [inputs] vs onnxconv verify MODEL MODEL [inputs]");
-        output.Write(MachineInfo.Describe(context.PythonPath));
-        output.WriteLine($"onnxconv: {context.CliPath}");
-        output.WriteLine($"runs:     {context.Runs} timed runs each, alternating, after one warm-up run each; whole processes, start-up included;");
-        output.WriteLine("          before each run (untimed) the output is deleted and dirty pages synced");
-        output.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
-        output.WriteLine();
+        ProcessComparison.WriteHeader(context, "rewrite benchmark: onnxconv rewrite MODEL -o OUT --to matmul [inputs] vs onnxconv verify MODEL MODEL [inputs]");
         output.WriteLine("| model | inputs | rewrite median | rewrite min | rewrite max | rewrite peak RSS | verify median | verify min | verify peak RSS | rewrite ÷ verify | ≤ 5 s |");
         output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
 
@@ -49,19 +32,13 @@ internal static class RewriteBenchmark
         foreach (string name in SharedData.RealModelNames)
         {
             string model = SharedData.RealModel(name);
-            string[] inputs = InputOptions(name);
-            var runs = ProcessComparison.Measure(context, name,
-                new ProcessCommand(context.CliPath, [.. new[] { "rewrite", model, "-o", rewritten, "--to", "matmul" }, .. inputs]),
-                new ProcessCommand(context.CliPath, [.. new[] { "verify", model, model }, .. inputs]),
-                rewrite => ProcessComparison.Failure("onnxconv rewrite", rewrite)
-                    ?? (File.Exists(rewritten) ? null : $"onnxconv rewrite exited 0 but wrote no {rewritten}"),
-                verify => ProcessComparison.Failure("onnxconv verify", verify),
-                settle: () => BenchmarkContext.Settle(rewritten));
+            var modelInputs = ModelInputs.ForSharedModel(name);
+            var runs = ProcessComparison.MeasureAgainstVerify(context, name, "rewrite", model, rewritten, modelInputs, "--to", "matmul");
             if (runs is null) return 1;
 
             bool modelMet = runs.Contender.MedianSeconds() <= TargetSeconds;
             met &= modelMet;
-            string shown = inputs.Length == 0 ? "(verify's defaults)" : $"`{string.Join(" ", inputs)}`";
+            string shown = modelInputs.Describe();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {shown} | {runs.Contender.MedianSeconds():0.000} s | {runs.Contender.MinSeconds():0.000} s | {runs.Contender.MaxSeconds():0.000} s | {runs.Contender.PeakRss()} | {runs.Baseline.MedianSeconds():0.000} s | {runs.Baseline.MinSeconds():0.000} s | {runs.Baseline.PeakRss()} | {runs.Ratio:0.00} | {(modelMet ? "pass" : "FAIL")} |"));
         }
