@@ -23,6 +23,12 @@ public sealed record VerifyOptions
     /// </summary>
     public string? TestDataDirectory { get; init; }
 
+    /// <summary>Every file these options make a run read: the input files and the tensor files of the test-data sets.</summary>
+    public IEnumerable<string> FilesRead() =>
+        InputFiles.Values.Concat(TestDataDirectory is { } folder && Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*.pb", SearchOption.AllDirectories)
+            : []);
+
     /// <summary>Random trials (ignored when test data sets give the trials).</summary>
     public int Trials { get; init; } = 3;
 

@@ -56,7 +56,7 @@ public static class BenchCommand
                 Warmup = parse.GetValue(warmup),
                 Inputs = inputs.ToVerifyOptions(parse),
             };
-            ReportOutput.CheckTarget(parse.GetValue(report), [parse.GetValue(model), parse.GetValue(second), .. options.Inputs.InputFiles.Values]);
+            ReportOutput.CheckTarget(parse.GetValue(report), [parse.GetValue(model), parse.GetValue(second), .. options.Inputs.FilesRead()]);
             var models = new List<Model> { ModelReader.Load(parse.GetValue(model)!) };
             if (parse.GetValue(second) is { } secondPath) models.Add(ModelReader.Load(secondPath));
             var result = LatencyBenchmark.Run(models, options, context.Cancellation);

@@ -77,7 +77,7 @@ public static class OptimizeCommand
             var target = output.Resolve(parse, inputPath);
             var verifyOptions = parse.GetValue(noVerify) ? null : inputs.ToVerifyOptions(parse);
             var convert = parse.GetValue(to);
-            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. inputs.ToVerifyOptions(parse).InputFiles.Values]);
+            ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. inputs.ToVerifyOptions(parse).FilesRead()]);
 
             var stages = new List<TransformStage>();
             foreach (var set in FixpointSets)

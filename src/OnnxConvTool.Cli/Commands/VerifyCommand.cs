@@ -32,7 +32,7 @@ public static class VerifyCommand
             string referencePath = parse.GetValue(reference)!;
             string candidatePath = parse.GetValue(candidate)!;
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
-            ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.InputFiles.Values]);
+            ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.FilesRead()]);
             var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
             var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
             string text = parse.GetValue(format) switch

@@ -7,8 +7,9 @@ namespace OnnxConvTool.Analysis;
 /// <summary>
 /// Lets the audit report, per 1x1 convolution, whether a rule applies and why not: runs the rule's pure match
 /// (never its rewrite) with shapes inferred once per model. A rewrite check matches at the conv itself. A fusion
-/// check (<see cref="ForFusion"/>) matches a rule rooted at Conv (a Pad or BatchNormalization before it) at the conv,
-/// and a rule rooted elsewhere (a BatchNormalization or constant Mul after it) at each reader of the conv's output.
+/// check (<see cref="ForFusion"/>) matches at the conv (a Pad or BatchNormalization before it, a sibling conv) and at
+/// each reader of the conv's output (a BatchNormalization or constant Mul after it, the next conv of a chain, the Add
+/// of a RepVGG block): the conv takes part when the rule applies at either.
 /// </summary>
 public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders = false) : IConv1x1RewriteCheck
 {
@@ -23,21 +24,22 @@ public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders 
     {
         var model = conv.Graph.Model;
         if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
-        Node[] roots = !matchReaders || rule.IsCandidate(conv) ? [conv]
-            : conv.Outputs.SelectMany(o => o.Uses).Select(u => u.Node).Distinct().Where(rule.IsCandidate).ToArray();
+        Node[] roots = !matchReaders ? [conv]
+            : [.. rule.IsCandidate(conv) ? [conv] : Array.Empty<Node>(),
+               .. conv.Outputs.SelectMany(o => o.Uses).Select(u => u.Node).Distinct().Where(n => n != conv && rule.IsCandidate(n))];
         if (roots.Length == 0)
         {
             string ops = rule.RootOpTypes is { Count: > 0 } types ? string.Join(" or ", types) : "node the rule fuses";
             return new RewriteApplicability(rule.Id, false, $"no {ops} reads the output of '{conv.DisplayName}'", null);
         }
-        string? reason = null;
+        var reasons = new List<string>();
         foreach (var root in roots)
         {
             var preview = rule.Preview(root, _context);
             if (preview.Applied) return new RewriteApplicability(rule.Id, true, null, preview.Detail);
-            reason ??= preview.Detail;
+            if (!reasons.Contains(preview.Detail)) reasons.Add(preview.Detail);
         }
-        return new RewriteApplicability(rule.Id, false, reason, null);
+        return new RewriteApplicability(rule.Id, false, string.Join("; ", reasons), null);
     }
 }
 
@@ -47,9 +49,10 @@ public static class Conv1x1Checks
     private static readonly string[] AwayFromConv =
         Enum.GetValues<RewriteTarget>().Where(t => t != RewriteTarget.Conv).Select(RuleCatalog.TargetRuleId).ToArray();
 
-    /// <summary>Fresh checks of every rule in the catalogue's fold set, for the audit's per-node <c>fusions</c> field.</summary>
+    /// <summary>Fresh checks of every rule in the catalogue's fold and merge sets, for the audit's per-node <c>fusions</c> field.</summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Fusions() =>
-        RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => (IConv1x1RewriteCheck)RuleApplicabilityCheck.ForFusion(e.Create())).ToArray();
+        RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet))
+            .Select(e => (IConv1x1RewriteCheck)RuleApplicabilityCheck.ForFusion(e.Create())).ToArray();
 
     /// <summary>Fresh checks of the convert rules that take a Conv away (the <c>--to</c> targets other than conv), for the audit's per-node <c>rewrites</c> field.</summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Rewrites() =>

@@ -97,13 +97,36 @@ public sealed class AuditFusionsTests
     }
 
     [Fact]
-    public void TheAuditCommandReportsFusionsFromTheCatalogueFoldSet()
+    public void TheAuditCommandReportsFusionsFromTheCatalogueFoldAndMergeSets()
     {
         var run = CliInvocation.Run("audit", Path.Combine(SampleModels.Directory, "resnet_bottleneck.onnx"), "--format", "json", "--no-rank");
         Assert.True(run.ExitCode == 0, run.ToString());
         using var json = JsonDocument.Parse(run.Stdout);
         foreach (var row in json.RootElement.GetProperty("conv1x1").EnumerateArray())
-            Assert.Equal(RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => e.Id),
+            Assert.Equal(RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet)).Select(e => e.Id),
                 row.GetProperty("fusions").EnumerateArray().Select(f => f.GetProperty("rule").GetString()));
+    }
+
+    [Theory]
+    [InlineData(8, true)]
+    [InlineData(2, false)]
+    public void BothConvsOfAOneByOneChainListTheChainMergeOrWhyItCostsMore(int middle, bool applies)
+    {
+        using var temp = new TempDirectory();
+        var b = new TestModelBuilder(13, seed: 12);
+        b.Input("x", 1, 16, 8, 8);
+        b.Node("Conv", [b.Conv("x", 16, middle, [1, 1]), b.RandomInitializer("w2", [middle == 8 ? 4 : 16, middle, 1, 1])], ["y"], Attr.Ints("kernel_shape", 1, 1));
+        b.Output("y", DataType.Float, 1, middle == 8 ? 4 : 16, 8, 8);
+        var run = CliInvocation.Run("audit", b.Save(temp.File("chain.onnx")), "--format", "json", "--no-rank");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var json = JsonDocument.Parse(run.Stdout);
+        var rows = json.RootElement.GetProperty("conv1x1").EnumerateArray().ToArray();
+        Assert.Equal(2, rows.Length);
+        foreach (var row in rows)
+        {
+            var chain = row.GetProperty("fusions").EnumerateArray().Single(f => f.GetProperty("rule").GetString() == "merge-conv-chain");
+            Assert.Equal(applies, chain.GetProperty("applies").GetBoolean());
+            if (!applies) Assert.Contains("more MACs", chain.GetProperty("reason").GetString());
+        }
     }
 }

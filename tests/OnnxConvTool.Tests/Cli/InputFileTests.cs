@@ -133,6 +133,29 @@ public sealed class InputFileTests : IDisposable
         Assert.True(SpecialFiles.IsCharacterDevice(zero));
     }
 
+    [Theory]
+    [InlineData("verify")]
+    [InlineData("rewrite")]
+    [InlineData("optimize")]
+    public void AReportNamingATestDataFileIsRefusedAndTheFileStays(string command)
+    {
+        string model = Model();
+        string set = TestDataSet();
+        string input = Path.Combine(set, "input_0.pb");
+        WriteTensor(input, [1, 8, 4, 4]);
+        byte[] before = File.ReadAllBytes(input);
+        string[] args = command == "verify"
+            ? ["verify", model, model, "--test-data", set, "--report", input]
+            : [command, model, "-o", _temp.File("out.onnx"), .. command == "rewrite" ? new[] { "--to", "matmul" } : [], "--test-data", set, "--report", input];
+
+        var run = CliInvocation.RunProcessWithin(Prompt, args);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("--report would overwrite", run.Stderr);
+        Assert.Equal(before, File.ReadAllBytes(input));
+        Assert.False(File.Exists(_temp.File("out.onnx")));
+    }
+
     [Fact]
     public void ATestDataInputLargerThanTheDeclaredTensorIsRefused()
     {
