@@ -62,10 +62,7 @@ public sealed class FuzzRegressionTests
         b.Input("x", 1, 3, 2, 2);
         b.Node("Conv", ["x", b.RandomInitializer("w", [4, 3, 1, 1]), b.RandomInitializer("bias", [3])], ["y"], Attr.Ints("kernel_shape", 1, 1));
         b.Output("y");
-        var (_, _, result) = RewriteHarness.ToMatMul(b);
-        var outcome = Assert.Single(result.Outcomes);
-        Assert.Equal(CandidateStatus.NotApplicable, outcome.Status);
-        Assert.Equal("the bias 'bias' has shape [3], not [4] (one value per output channel)", outcome.Detail);
+        AssertToMatMulRefuses(b, "the bias 'bias' has shape [3], not [4] (one value per output channel)");
     }
 
     /// <summary>Found as a MatMul weight reshaped to [-1, -1]: a rank-1 weight passed the kernel_shape check.</summary>
@@ -76,10 +73,7 @@ public sealed class FuzzRegressionTests
         b.Input("x", 1, 4, 2, 2);
         b.Node("Conv", ["x", b.RandomInitializer("w", [4])], ["y"], Attr.Ints("kernel_shape", 1, 1));
         b.Output("y");
-        var (_, _, result) = RewriteHarness.ToMatMul(b);
-        var outcome = Assert.Single(result.Outcomes);
-        Assert.Equal(CandidateStatus.NotApplicable, outcome.Status);
-        Assert.Equal("kernel_shape [1,1] disagrees with the rank of the weight 'w'", outcome.Detail);
+        AssertToMatMulRefuses(b, "kernel_shape [1,1] disagrees with the rank of the weight 'w'");
     }
 
     /// <summary>Found as an ArgumentNullException in the audit: a Constant node's 'value' attribute of another type holds no tensor.</summary>
@@ -113,5 +107,14 @@ public sealed class FuzzRegressionTests
         Assert.Empty(audit.Conv1x1);
         Assert.Equal(0, audit.Totals.Conv);
         Assert.Equal(0, audit.Totals.MatMul);
+    }
+
+    /// <summary>conv1x1-to-matmul leaves the single Conv of <paramref name="b"/> alone, saying <paramref name="reason"/>.</summary>
+    private static void AssertToMatMulRefuses(TestModelBuilder b, string reason)
+    {
+        var (_, _, result) = RewriteHarness.ToMatMul(b);
+        var outcome = Assert.Single(result.Outcomes);
+        Assert.Equal(CandidateStatus.NotApplicable, outcome.Status);
+        Assert.Equal(reason, outcome.Detail);
     }
 }

@@ -112,17 +112,23 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
         Assert.Equal(attributes, folded.Proto.Attribute);
     }
 
-    /// <summary>The stored weight is W·γ/√(σ²+ε) rounded once: recomputed here in float64 from the originals.</summary>
-    [Fact]
-    public void StoresEachFoldedWeightWithinHalfAnUlpOfItsFloat64Value()
+    /// <summary>The model of <paramref name="builder"/>, its Conv, and in float64 the Conv's weight and bias (null without one), the BatchNormalization's γ, β, μ, σ² and its ε.</summary>
+    private static (Model Model, Node Conv, double[] W, double[]? B, double[][] P, double Epsilon) ConvAndBatchNormOriginals(TestModelBuilder builder)
     {
-        var builder = ConvThenBatchNorm(13, 2, Groups.Two, bias: false, DataType.Float, transposed: false);
         var model = builder.ToIr();
         var conv = model.Graph.Nodes.Single(n => n.OpType == "Conv");
         var bn = model.Graph.Nodes.Single(n => n.OpType == "BatchNormalization");
         var w = Model.TryGetConstant(conv.Inputs[1]!)!.ToDoubleArray();
+        var b = conv.Inputs.Count > 2 && conv.Inputs[2] is { } bias ? Model.TryGetConstant(bias)!.ToDoubleArray() : null;
         var p = bn.Inputs.Skip(1).Select(v => Model.TryGetConstant(v!)!.ToDoubleArray()).ToArray();
-        double epsilon = bn.GetFloat("epsilon", 1e-5f);
+        return (model, conv, w, b, p, bn.GetFloat("epsilon", 1e-5f));
+    }
+
+    /// <summary>The stored weight is W·γ/√(σ²+ε) rounded once: recomputed here in float64 from the originals.</summary>
+    [Fact]
+    public void StoresEachFoldedWeightWithinHalfAnUlpOfItsFloat64Value()
+    {
+        var (model, conv, w, _, p, epsilon) = ConvAndBatchNormOriginals(ConvThenBatchNorm(13, 2, Groups.Two, bias: false, DataType.Float, transposed: false));
         RewriteDriver.Run(model, [new FuseBatchNormIntoConv()]);
         var folded = Model.TryGetConstant(conv.Inputs[1]!)!.ToDoubleArray();
         var bias = Model.TryGetConstant(conv.Inputs[2]!)!.ToDoubleArray();
@@ -144,14 +150,7 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
     [Fact]
     public void FoldsBfloat16WithinHalfAnUlp()
     {
-        var builder = ConvThenBatchNorm(22, 2, Groups.Two, bias: true, DataType.Bfloat16, transposed: false);
-        var model = builder.ToIr();
-        var conv = model.Graph.Nodes.Single(n => n.OpType == "Conv");
-        var bn = model.Graph.Nodes.Single(n => n.OpType == "BatchNormalization");
-        var w = Model.TryGetConstant(conv.Inputs[1]!)!.ToDoubleArray();
-        var b = Model.TryGetConstant(conv.Inputs[2]!)!.ToDoubleArray();
-        var p = bn.Inputs.Skip(1).Select(v => Model.TryGetConstant(v!)!.ToDoubleArray()).ToArray();
-        double epsilon = bn.GetFloat("epsilon", 1e-5f);
+        var (model, conv, w, b, p, epsilon) = ConvAndBatchNormOriginals(ConvThenBatchNorm(22, 2, Groups.Two, bias: true, DataType.Bfloat16, transposed: false));
         var result = RewriteDriver.Run(model, [new FuseBatchNormIntoConv()], new RewriteOptions { ValidateAfterEachRewrite = true });
         Assert.InRange(Assert.Single(result.Outcomes).DeviationUlps!.Value, 0, 0.5);
         var folded = Model.TryGetConstant(conv.Inputs[1]!)!;
@@ -170,7 +169,7 @@ public sealed class FuseBatchNormIntoConvTests(ITestOutputHelper output)
         for (int m = 0; m < 6; m++)
         {
             double s = p[0][m] / Math.Sqrt(p[3][m] + epsilon);
-            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedB[m], (b[m] - p[2][m]) * s + p[1][m]), 0, 0.5);
+            Assert.InRange(FloatElements.UlpDistance(DataType.Bfloat16, storedB[m], (b![m] - p[2][m]) * s + p[1][m]), 0, 0.5);
         }
     }
 
