@@ -33,17 +33,24 @@ internal static class ExecutionCoverage
     }
 
     /// <summary>Node names from a Chrome-trace profile written by ONNX Runtime.</summary>
-    internal static HashSet<string> Parse(Stream profile)
+    internal static HashSet<string> Parse(Stream profile) =>
+        KernelRuns(profile).Select(run => run.Node).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Every kernel execution in a Chrome-trace profile written by ONNX Runtime: node name, operator type and duration in microseconds.</summary>
+    internal static List<(string Node, string OpType, double Microseconds)> KernelRuns(Stream profile)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        var runs = new List<(string, string, double)>();
         using var document = JsonDocument.Parse(profile);
         foreach (var item in document.RootElement.EnumerateArray())
         {
             if (!item.TryGetProperty("cat", out var category) || category.GetString() != "Node") continue;
-            if (item.TryGetProperty("name", out var name) && name.GetString() is { } text && text.EndsWith(KernelSuffix, StringComparison.Ordinal))
-                names.Add(text[..^KernelSuffix.Length]);
+            if (!item.TryGetProperty("name", out var name) || name.GetString() is not { } text || !text.EndsWith(KernelSuffix, StringComparison.Ordinal)) continue;
+            string opType = item.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Object
+                && args.TryGetProperty("op_name", out var op) && op.GetString() is { } opName ? opName : "?";
+            double duration = item.TryGetProperty("dur", out var dur) && dur.ValueKind == JsonValueKind.Number ? dur.GetDouble() : 0;
+            runs.Add((text[..^KernelSuffix.Length], opType, duration));
         }
-        return names;
+        return runs;
     }
 
     public static CoverageResult Summarize(IReadOnlyList<string> created, HashSet<string> executed) => new()

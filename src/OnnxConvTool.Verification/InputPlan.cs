@@ -243,6 +243,26 @@ internal sealed class InputPlan
         return assignment;
     }
 
+    /// <summary>
+    /// The free-dim values <c>bench</c> times the model at: every batch-like dim 1, as a model usually runs when
+    /// deployed. Any other free dim (a spatial size, a sequence length) has no size to assume, so it must be
+    /// fixed with --shape.
+    /// </summary>
+    /// <exception cref="OnnxConvException">A free dim that is not batch-like (usage error, naming the --shape to give).</exception>
+    public Dictionary<string, long> DeploymentDims(string label)
+    {
+        var open = _freeDims.Where(f => !f.IsBatch).Select(f => f.Key).ToHashSet(StringComparer.Ordinal);
+        if (open.Count > 0)
+        {
+            var needing = _inputs.Where(i => i.Dims.Any(d => d.Key is { } key && open.Contains(key))).ToList();
+            string examples = string.Join(" ", needing.Select(i => "--shape " + i.Name + "=" + string.Join(",", i.Dims.Select(d =>
+                d.Size is { } size ? size.ToString(CultureInfo.InvariantCulture) : open.Contains(d.Key!) ? (d.Key!.Contains('[') ? "?" : d.Key!) : "1"))));
+            throw new OnnxConvException(ExitCode.UsageError,
+                $"{label} has free dims besides the batch ({string.Join(", ", open)}) and bench times fixed sizes only: give them with {examples}, numbers in place of the free dims");
+        }
+        return _freeDims.ToDictionary(f => f.Key, _ => 1L, StringComparer.Ordinal);
+    }
+
     /// <summary>Conservative alternatives when ORT rejects the planned dims, most similar first, without repeats.</summary>
     public IEnumerable<(Dictionary<string, long> Dims, string Why)> Fallbacks(Dictionary<string, long> planned, Dictionary<string, long>? firstThatRan)
     {

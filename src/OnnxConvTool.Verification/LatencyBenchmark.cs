@@ -4,7 +4,10 @@ using OnnxConvTool.Ir;
 
 namespace OnnxConvTool.Verification;
 
-/// <summary>Settings of <c>onnxconv bench</c>; inputs are planned like verify's first trial.</summary>
+/// <summary>
+/// Settings of <c>onnxconv bench</c>. Inputs are the model's own sizes with batch-like dims 1
+/// (<see cref="InputPlan.DeploymentDims"/>); --shape, --value and --input change them as for verify.
+/// </summary>
 public sealed record BenchOptions
 {
     public OptimizationLevel Optimization { get; init; } = OptimizationLevel.All;
@@ -12,12 +15,38 @@ public sealed record BenchOptions
     public int Runs { get; init; } = 50;
     public int Warmup { get; init; } = 5;
 
+    /// <summary>Also run each model under ONNX Runtime's profiler (after the timed runs) and report the operators that take the most time.</summary>
+    public bool Profile { get; init; }
+
     /// <summary>Shapes, constant values, input files and seed, as for verify (trials, tolerances and localize are ignored).</summary>
     public VerifyOptions Inputs { get; init; } = new();
 }
 
-/// <summary>Latency of one model over the timed runs, in milliseconds.</summary>
-public sealed record LatencyStats(string Model, double SessionMs, int Runs, double MinMs, double MedianMs, double P90Ms, double MeanMs);
+/// <summary>Minimum, median, 90th percentile and mean of a set of run times, in milliseconds.</summary>
+public sealed record Spread(double MinMs, double MedianMs, double P90Ms, double MeanMs)
+{
+    /// <summary>How far the slow runs lie from the best: (p90 − min) ÷ median.</summary>
+    public double Width => (P90Ms - MinMs) / MedianMs;
+
+    public static Spread Of(IEnumerable<double> timesMs)
+    {
+        var sorted = timesMs.Order().ToArray();
+        if (sorted.Length == 0) throw new ArgumentException("no run times", nameof(timesMs));
+        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        double p90 = sorted[Math.Max(0, (int)Math.Ceiling(0.9 * sorted.Length) - 1)];
+        return new Spread(sorted[0], median, p90, sorted.Average());
+    }
+}
+
+/// <summary>
+/// Latency of one model over the timed runs: wall time, and the calling thread's CPU time (null where the clock
+/// is unavailable), plus the operators that took the most time when profiled.
+/// </summary>
+public sealed record LatencyStats(string Model, double SessionMs, int Runs, Spread Wall, Spread? ThreadCpu)
+{
+    /// <summary>Operator types by total kernel time under ONNX Runtime's profiler, slowest first (null unless profiled).</summary>
+    public OperatorProfile? Profile { get; init; }
+}
 
 /// <summary>One model in an interleaved latency comparison and the optimisation level of its ONNX Runtime session.</summary>
 public sealed record LatencySubject(Model Model, OptimizationLevel Optimization);
@@ -30,7 +59,11 @@ public readonly record struct RunTiming(double WallMs, double ThreadCpuMs);
 /// so runs pair across subjects.
 /// </summary>
 public sealed record InterleavedTimings(string Engine, IReadOnlyList<TrialInput> Inputs, IReadOnlyList<double> SessionMs,
-    IReadOnlyList<IReadOnlyList<RunTiming>> Runs);
+    IReadOnlyList<IReadOnlyList<RunTiming>> Runs)
+{
+    /// <summary>The tensors every subject ran on.</summary>
+    internal IReadOnlyList<(TrialInput Info, HostTensor Tensor)> Feeds { get; init; } = [];
+}
 
 /// <summary>
 /// Times models on the same inputs: warm-up runs, then rounds in which every model runs once, the first model
@@ -43,19 +76,69 @@ public static class LatencyBenchmark
         if (models.Count is < 1 or > 2) throw new ArgumentException("bench takes one or two models", nameof(models));
         var timings = Interleave(models.Select(m => new LatencySubject(m, options.Optimization)).ToList(), options, cancellation);
         var labels = Labels(models);
+        var stats = new List<LatencyStats>();
+        for (int i = 0; i < models.Count; i++)
+        {
+            var runs = timings.Runs[i];
+            var cpu = runs.Select(r => r.ThreadCpuMs).ToList();
+            stats.Add(new LatencyStats(labels[i], timings.SessionMs[i], runs.Count, Spread.Of(runs.Select(r => r.WallMs)),
+                cpu.Any(double.IsNaN) ? null : Spread.Of(cpu))
+            {
+                Profile = options.Profile ? ProfileOperators(models[i], new SessionSettings(options.Optimization, options.Threads), labels[i], timings.Feeds, options, cancellation) : null,
+            });
+        }
         return new BenchReport
         {
             Engine = $"ONNX Runtime {OrtRuntime.Version} (CPU, optimisation {options.Optimization.ToString().ToLowerInvariant()}, {ThreadsText(options.Threads)})",
             Warmup = options.Warmup,
+            Threads = options.Threads,
             Inputs = timings.Inputs,
-            Models = timings.Runs.Select((runs, i) => Summarise(labels[i], timings.SessionMs[i], runs.Select(r => r.WallMs).ToList())).ToList(),
+            Models = stats,
+            WallRatio = Ratio(timings, r => r.WallMs),
+            ThreadCpuRatio = stats.All(s => s.ThreadCpu is not null) ? Ratio(timings, r => r.ThreadCpuMs) : null,
         };
+    }
+
+    /// <summary>MODEL2 ÷ MODEL1 from the runs taken in the same rounds; null with one model or one run.</summary>
+    private static PairedRatio? Ratio(InterleavedTimings timings, Func<RunTiming, double> measure) =>
+        timings.Runs.Count == 2 && timings.Runs[0].Count >= 2
+            ? PairedRatio.Of(timings.Runs[1].Select(measure).ToList(), timings.Runs[0].Select(measure).ToList())
+            : null;
+
+    /// <summary>Runs of each model under the profiler for <c>--profile</c>: not timed, since profiling slows every kernel.</summary>
+    private const int ProfiledRuns = 10;
+
+    /// <summary>Runs <paramref name="model"/> in a separate profiled session on <paramref name="feeds"/> and sums kernel time per operator type.</summary>
+    private static OperatorProfile ProfileOperators(Model model, SessionSettings settings, string label, IReadOnlyList<(TrialInput Info, HostTensor Tensor)> feeds,
+        BenchOptions options, CancellationToken cancellation)
+    {
+        using var folder = new ProfileFolder();
+        int runs = Math.Min(options.Runs, ProfiledRuns);
+        using (var session = OrtRuntime.CreateSession(model, settings with { ProfilePrefix = folder.Prefix }, label))
+        {
+            var outputNames = model.Graph.Outputs.Select(v => v.Name).ToList();
+            var inputs = feeds.Select(f => (f.Info.Name, f.Tensor)).ToList();
+            for (int run = 0; run < runs; run++)
+            {
+                try
+                {
+                    using var outputs = SessionRunner.Run(session, inputs, outputNames, cancellation);
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    throw new RuntimeFailure($"ONNX Runtime cannot run {label}: {OrtRuntime.FirstLine(e.Message)}", e);
+                }
+            }
+            using var stream = File.OpenRead(session.EndProfiling());
+            return OperatorProfile.Parse(stream, runs);
+        }
     }
 
     /// <summary>
     /// Times <paramref name="subjects"/>, each in a session at its own optimisation level with
     /// <see cref="BenchOptions.Threads"/> intra-op threads (<see cref="BenchOptions.Optimization"/> is not used),
-    /// on inputs planned from the first subject's model. With one intra-op thread the thread CPU time of each
+    /// on inputs planned from the first subject's model at its own sizes with batch 1 (<see cref="InputPlan.DeploymentDims"/>). With one intra-op thread the thread CPU time of each
     /// run is the CPU time of the inference itself.
     /// </summary>
     public static InterleavedTimings Interleave(IReadOnlyList<LatencySubject> subjects, BenchOptions options, CancellationToken cancellation = default)
@@ -68,6 +151,7 @@ public static class LatencyBenchmark
         var models = subjects.Select(s => s.Model).ToList();
         var labels = Labels(models);
         var plan = InputPlan.Create(models[0], options.Inputs, labels[0]);
+        var dims = plan.DeploymentDims(labels[0]);
 
         var sessions = new List<InferenceSession>();
         var sessionMs = new List<double>();
@@ -82,7 +166,7 @@ public static class LatencyBenchmark
                 sessions.Add(OrtRuntime.CreateSession(models[m], new SessionSettings(subjects[m].Optimization, options.Threads), labels[m]));
                 sessionMs.Add(clock.Elapsed.TotalMilliseconds);
             }
-            var feeds = FindRunnableFeeds(plan, sessions[0], models[0], labels[0], cancellation);
+            var feeds = RunnableFeeds(plan.MakeFeeds(0, dims), sessions[0], models[0], labels[0], cancellation);
             for (int m = 1; m < models.Count; m++)
                 foreach (var feed in feeds)
                     if (models[m].Graph.Inputs.All(v => v.Name != feed.Info.Name))
@@ -116,7 +200,7 @@ public static class LatencyBenchmark
                 }
             }
             return new InterleavedTimings($"ONNX Runtime {OrtRuntime.Version} (CPU, {ThreadsText(options.Threads)})",
-                feeds.Select(f => f.Info).ToList(), sessionMs, timings);
+                feeds.Select(f => f.Info).ToList(), sessionMs, timings) { Feeds = feeds };
         }
         finally
         {
@@ -131,34 +215,17 @@ public static class LatencyBenchmark
     private static string ThreadsText(int threads) =>
         $"{(threads == 0 ? "default" : threads.ToString(System.Globalization.CultureInfo.InvariantCulture))} intra-op thread{(threads == 1 ? "" : "s")}";
 
-    /// <summary>Verify's first-trial inputs, with its fallbacks when ORT rejects the free dims.</summary>
-    private static List<(TrialInput Info, HostTensor Tensor)> FindRunnableFeeds(InputPlan plan, InferenceSession session, Model model, string label, CancellationToken cancellation)
+    /// <summary><paramref name="feeds"/>, once ONNX Runtime has run the model on them.</summary>
+    private static List<(TrialInput Info, HostTensor Tensor)> RunnableFeeds(List<(TrialInput Info, HostTensor Tensor)> feeds, InferenceSession session, Model model, string label, CancellationToken cancellation)
     {
-        var planned = plan.PlannedDims(0);
-        string? firstError = null;
-        var outputNames = model.Graph.Outputs.Select(v => v.Name).ToList();
-        foreach (var dims in new[] { planned }.Concat(plan.Fallbacks(planned, null).Select(f => f.Dims)))
+        try
         {
-            var feeds = plan.MakeFeeds(0, dims);
-            try
-            {
-                using var outputs = SessionRunner.Run(session, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), outputNames, cancellation);
-                return feeds;
-            }
-            catch (OnnxRuntimeException e)
-            {
-                firstError ??= $"ONNX Runtime cannot run {label} on {string.Join(", ", feeds.Select(f => $"{f.Info.Name} {f.Tensor.Describe()}"))}: {OrtRuntime.FirstLine(e.Message)}";
-                if (plan.FreeDims.Count == 0) break;
-            }
+            using var outputs = SessionRunner.Run(session, feeds.Select(f => (f.Info.Name, f.Tensor)).ToList(), model.Graph.Outputs.Select(v => v.Name).ToList(), cancellation);
+            return feeds;
         }
-        throw new RuntimeFailure(firstError + "; give working inputs with --shape, --value or --input");
-    }
-
-    private static LatencyStats Summarise(string label, double sessionMs, List<double> timings)
-    {
-        var sorted = timings.Order().ToArray();
-        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        double p90 = sorted[Math.Max(0, (int)Math.Ceiling(0.9 * sorted.Length) - 1)];
-        return new LatencyStats(label, sessionMs, sorted.Length, sorted[0], median, p90, sorted.Average());
+        catch (OnnxRuntimeException e)
+        {
+            throw new RuntimeFailure($"ONNX Runtime cannot run {label} on {string.Join(", ", feeds.Select(f => $"{f.Info.Name} {f.Tensor.Describe()}"))}: {OrtRuntime.FirstLine(e.Message)}; give working inputs with --shape, --value or --input");
+        }
     }
 }

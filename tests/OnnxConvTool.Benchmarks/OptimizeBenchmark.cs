@@ -1,5 +1,6 @@
 using System.Globalization;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Verification;
 
 namespace OnnxConvTool.Benchmarks;
 

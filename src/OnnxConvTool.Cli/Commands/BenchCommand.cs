@@ -5,8 +5,9 @@ using OnnxConvTool.Verification;
 namespace OnnxConvTool.Cli.Commands;
 
 /// <summary>
-/// <c>onnxconv bench MODEL [MODEL2]</c>: latency (min/median/p90) of one or two models under chosen
-/// ORT settings on the same inputs, and which of the two is faster according to the numbers.
+/// <c>onnxconv bench MODEL [MODEL2]</c>: latency (min/median/p90, wall and calling-thread CPU time) of one or two
+/// models under chosen ORT settings on the same inputs (batch 1, the model's own sizes), and which of the two is
+/// faster when the 95 % interval of their paired ratio says so.
 /// </summary>
 public static class BenchCommand
 {
@@ -38,12 +39,16 @@ public static class BenchCommand
             Description = "Untimed warm-up runs per model.",
             DefaultValueFactory = _ => 5,
         };
+        var profile = new Option<bool>("--profile")
+        {
+            Description = "Also run each model under ONNX Runtime's profiler (untimed) and show the operators that take the most time.",
+        };
         var inputs = new VerifyCliOptions();
         var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
         var report = CommonOptions.Report();
         var command = new Command("bench", "Time one or two models with ONNX Runtime on the same inputs and say which is faster.")
         {
-            model, second, optimization, threads, runs, warmup, format, report, CommonOptions.Verbose,
+            model, second, optimization, threads, runs, warmup, profile, format, report, CommonOptions.Verbose,
         };
         inputs.AddTo(command, inputsOnly: true);
         command.SetAction(parse => context.Execute(parse, () =>
@@ -54,6 +59,7 @@ public static class BenchCommand
                 Threads = parse.GetValue(threads),
                 Runs = parse.GetValue(runs),
                 Warmup = parse.GetValue(warmup),
+                Profile = parse.GetValue(profile),
                 Inputs = inputs.ToVerifyOptions(parse),
             };
             ReportOutput.CheckTarget(parse.GetValue(report), [parse.GetValue(model), parse.GetValue(second), .. options.Inputs.FilesRead()]);

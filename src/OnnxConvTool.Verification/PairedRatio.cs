@@ -1,14 +1,15 @@
 using System.Globalization;
 
-namespace OnnxConvTool.Benchmarks;
+namespace OnnxConvTool.Verification;
 
 /// <summary>
 /// The ratio contender ÷ baseline from paired runs (run i of each taken back to back, in alternating order): the
 /// geometric mean of the per-pair ratios, with a 95 % confidence interval from Student's t on their logarithms.
 /// Pairing cancels the machine's slow drifts in load, which would otherwise dominate the spread.
 /// </summary>
-internal sealed record PairedRatio(double Ratio, double Lower, double Upper, int Pairs)
+public sealed record PairedRatio(double Ratio, double Lower, double Upper, int Pairs)
 {
+    /// <summary>The ratio and its interval from paired runs (at least two pairs, every time positive).</summary>
     public static PairedRatio Of(IReadOnlyList<double> contender, IReadOnlyList<double> baseline)
     {
         if (contender.Count != baseline.Count || contender.Count < 2) throw new ArgumentException("needs at least two pairs of runs");
@@ -25,6 +26,12 @@ internal sealed record PairedRatio(double Ratio, double Lower, double Upper, int
 
     /// <summary>Missed means the whole interval lies above the target: slower beyond what the noise explains.</summary>
     public bool Misses(double target) => Lower > target;
+
+    /// <summary>The interval lies wholly on one side of 1: the contender is faster (below) or slower (above) beyond the noise.</summary>
+    public bool ExcludesOne => Upper < 1 || Lower > 1;
+
+    /// <summary>Half the interval's width relative to the ratio, on the log scale (0.05: about ±5 %).</summary>
+    public double RelativeHalfWidth => (Math.Log(Upper) - Math.Log(Lower)) / 2;
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Ratio:0.000} [{Lower:0.000}, {Upper:0.000}]");
 

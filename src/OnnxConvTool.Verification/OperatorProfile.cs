@@ -1,0 +1,27 @@
+namespace OnnxConvTool.Verification;
+
+/// <summary>Kernel time of one operator type in a profiled model: per run, its share of all kernel time, and how many nodes ran it.</summary>
+public sealed record OperatorTime(string OpType, double MsPerRun, double Share, int Nodes);
+
+/// <summary>
+/// Where a model's time goes, from ONNX Runtime's profiler: kernel time summed per operator type over the
+/// profiled runs, slowest first. Time outside kernels (input copies, the executor's bookkeeping) is not counted.
+/// </summary>
+public sealed record OperatorProfile(int Runs, double KernelMsPerRun, IReadOnlyList<OperatorTime> Operators)
+{
+    /// <summary>Operator types shown in reports; the rest are summed into the total only.</summary>
+    public const int Shown = 10;
+
+    /// <summary>The profile ONNX Runtime wrote for <paramref name="runs"/> runs of a session.</summary>
+    internal static OperatorProfile Parse(Stream profile, int runs)
+    {
+        var kernels = ExecutionCoverage.KernelRuns(profile);
+        double totalUs = kernels.Sum(k => k.Microseconds);
+        var operators = kernels.GroupBy(k => k.OpType, StringComparer.Ordinal)
+            .Select(g => new OperatorTime(g.Key, g.Sum(k => k.Microseconds) / 1000 / runs, totalUs > 0 ? g.Sum(k => k.Microseconds) / totalUs : 0,
+                g.Select(k => k.Node).Distinct(StringComparer.Ordinal).Count()))
+            .OrderByDescending(o => o.MsPerRun).ThenBy(o => o.OpType, StringComparer.Ordinal)
+            .ToList();
+        return new OperatorProfile(runs, totalUs / 1000 / runs, operators);
+    }
+}
