@@ -101,7 +101,7 @@ public sealed class BenchReport
     }
 
     private static string R(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
-    private static string Pct(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
+    private static string Pct(double fraction) => (fraction * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
     private static string Ms(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 
     private string RunsLine() =>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 
 namespace OnnxConvTool.Verification;
@@ -23,8 +22,6 @@ public sealed record CoverageResult
 /// </summary>
 internal static class ExecutionCoverage
 {
-    private const string KernelSuffix = "_kernel_time";
-
     /// <summary>Ends profiling on <paramref name="session"/> and returns the names of the nodes that ran.</summary>
     public static HashSet<string> ExecutedNodes(InferenceSession session)
     {
@@ -34,24 +31,7 @@ internal static class ExecutionCoverage
 
     /// <summary>Node names from a Chrome-trace profile written by ONNX Runtime.</summary>
     internal static HashSet<string> Parse(Stream profile) =>
-        KernelRuns(profile).Select(run => run.Node).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>Every kernel execution in a Chrome-trace profile written by ONNX Runtime: node name, operator type and duration in microseconds.</summary>
-    internal static List<(string Node, string OpType, double Microseconds)> KernelRuns(Stream profile)
-    {
-        var runs = new List<(string, string, double)>();
-        using var document = JsonDocument.Parse(profile);
-        foreach (var item in document.RootElement.EnumerateArray())
-        {
-            if (!item.TryGetProperty("cat", out var category) || category.GetString() != "Node") continue;
-            if (!item.TryGetProperty("name", out var name) || name.GetString() is not { } text || !text.EndsWith(KernelSuffix, StringComparison.Ordinal)) continue;
-            string opType = item.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Object
-                && args.TryGetProperty("op_name", out var op) && op.GetString() is { } opName ? opName : "?";
-            double duration = item.TryGetProperty("dur", out var dur) && dur.ValueKind == JsonValueKind.Number ? dur.GetDouble() : 0;
-            runs.Add((text[..^KernelSuffix.Length], opType, duration));
-        }
-        return runs;
-    }
+        ProfileEvents.Read(profile).Kernels.Select(run => run.Node).ToHashSet(StringComparer.Ordinal);
 
     public static CoverageResult Summarize(IReadOnlyList<string> created, HashSet<string> executed) => new()
     {

@@ -9,16 +9,23 @@ public sealed record OperatorTime(string OpType, double MsPerRun, double Share, 
 /// </summary>
 public sealed record OperatorProfile(int Runs, double KernelMsPerRun, IReadOnlyList<OperatorTime> Operators)
 {
-    /// <summary>Operator types shown in reports; the rest are summed into the total only.</summary>
+    /// <summary>Operator types shown in text and markdown reports (JSON lists all).</summary>
     public const int Shown = 10;
 
-    /// <summary>The profile ONNX Runtime wrote for <paramref name="runs"/> runs of a session.</summary>
-    internal static OperatorProfile Parse(Stream profile, int runs)
+    /// <summary>
+    /// The profile ONNX Runtime wrote for a session, leaving out its first <paramref name="warmupRuns"/> runs
+    /// (the first run of a session allocates its buffers and is much slower than the rest).
+    /// </summary>
+    internal static OperatorProfile Parse(Stream profile, int warmupRuns)
     {
-        var kernels = ExecutionCoverage.KernelRuns(profile);
-        double totalUs = kernels.Sum(k => k.Microseconds);
+        var events = ProfileEvents.Read(profile);
+        int runs = events.RunStartsUs.Count - warmupRuns;
+        if (runs < 1) throw new InvalidDataException($"the profile holds {events.RunStartsUs.Count} runs, {warmupRuns} of them warm-up");
+        double firstTimed = events.RunStartsUs[warmupRuns];
+        var kernels = events.Kernels.Where(k => k.StartUs >= firstTimed).ToList();
+        double totalUs = kernels.Sum(k => k.DurationUs);
         var operators = kernels.GroupBy(k => k.OpType, StringComparer.Ordinal)
-            .Select(g => new OperatorTime(g.Key, g.Sum(k => k.Microseconds) / 1000 / runs, totalUs > 0 ? g.Sum(k => k.Microseconds) / totalUs : 0,
+            .Select(g => new OperatorTime(g.Key, g.Sum(k => k.DurationUs) / 1000 / runs, totalUs > 0 ? g.Sum(k => k.DurationUs) / totalUs : 0,
                 g.Select(k => k.Node).Distinct(StringComparer.Ordinal).Count()))
             .OrderByDescending(o => o.MsPerRun).ThenBy(o => o.OpType, StringComparer.Ordinal)
             .ToList();

@@ -95,7 +95,7 @@ public sealed class BenchVerdictTests
         Assert.Equal("no clear difference", report.Verdict);
         Assert.StartsWith("no clear difference", report.Conclusion);
         Assert.Contains("contains 1", report.Conclusion);
-        Assert.Contains(report.Warnings, w => w.Contains("wider than ±5%"));
+        Assert.Contains(report.Warnings, w => w.Contains("wider than ±5.0%"));
         Assert.Contains(report.Warnings, w => w.StartsWith("b.onnx's runs spread widely"));
     }
 
