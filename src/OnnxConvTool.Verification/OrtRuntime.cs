@@ -87,8 +87,9 @@ internal static partial class OrtRuntime
         if (settings.ProfilePrefix is { } prefix)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(prefix)!);
-            options.EnableProfiling = true;
+            // The prefix first: setting EnableProfiling starts the profiler with the prefix set at that moment.
             options.ProfileOutputPathPrefix = prefix;
+            options.EnableProfiling = true;
         }
         return options;
     }

@@ -118,8 +118,11 @@ public sealed class BenchCommandTests : IDisposable
     public void ProfileShowsTheOperatorsThatTakeTheTime()
     {
         string model = FreeBatchModel();
-        var text = CliInvocation.RunProcess("bench", model, "--runs", "3", "--warmup", "0", "--opt", "none", "--profile");
+        string workingDirectory = Directory.CreateDirectory(_temp.File("cwd")).FullName;
+        var text = CliInvocation.RunProcessIn(workingDirectory, "bench", model, "--runs", "3", "--warmup", "0", "--opt", "none", "--profile");
         Assert.True(text.ExitCode == 0, text.ToString());
+        // ONNX Runtime's profile files go to a temporary folder that is removed, never to the working directory.
+        Assert.Empty(Directory.GetFileSystemEntries(workingDirectory));
         Assert.Contains($"profile of {model}: ", text.Stdout);
         Assert.Contains("over 3 profiled runs", text.Stdout);
         var rows = text.Stdout[text.Stdout.IndexOf("operator", StringComparison.Ordinal)..].Split('\n', StringSplitOptions.RemoveEmptyEntries);
