@@ -1,5 +1,4 @@
 using System.CommandLine;
-using OnnxConvTool.Passes;
 using OnnxConvTool.Pipeline;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
@@ -16,9 +15,6 @@ namespace OnnxConvTool.Cli.Commands;
 /// </summary>
 public static class OptimizeCommand
 {
-    /// <summary>The rule sets <c>optimize</c> runs to a fixpoint, in order; --rules and --skip choose among their rules.</summary>
-    private static readonly string[] FixpointSets = [RuleCatalog.FoldSet, RuleCatalog.MergeSet];
-
     public static Command Create(CliContext context)
     {
         var model = CommonOptions.Model();
@@ -79,21 +75,12 @@ public static class OptimizeCommand
             var convert = parse.GetValue(to);
             ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. inputs.ToVerifyOptions(parse).FilesRead()]);
 
-            var stages = new List<TransformStage>();
-            foreach (var set in FixpointSets)
-            {
-                var setRules = RuleCatalog.CreateFixpointSet(set, chosen.Count > 0 ? chosen : null, skipped);
-                if (setRules.Count > 0) stages.Add(new RuleStage(set, setRules, Fixpoint: true));
-            }
-            stages.Add(new PassStage("clean-up", PassManager.CleanUp()));
-            if (convert is { } form) stages.Add(new RuleStage(RuleCatalog.ConvertSet, RuleCatalog.ForTarget(form), Fixpoint: false));
-
             var run = ModelPipeline.Run(new PipelineRequest
             {
                 InputPath = inputPath,
                 OutputPath = target.Path,
                 SaveOptions = target.SaveOptions,
-                Plan = new TransformPlan(stages, new RewriteOptions
+                Plan = TransformPlans.Optimize(convert, chosen, skipped, new RewriteOptions
                 {
                     AllowMoreMacs = parse.GetValue(allowMoreMacs),
                     FoldOverridableInitializers = parse.GetValue(foldOverridable),
@@ -104,7 +91,7 @@ public static class OptimizeCommand
                 InspectShapes = inputs.ToVerifyOptions(parse).Shapes,
             }, context.Cancellation);
 
-            var rulesRun = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)
+            var rulesRun = TransformPlans.OptimizeSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)
                 .Where(id => (chosen.Count == 0 || chosen.Contains(id)) && !skipped.Contains(id)).ToArray();
             var summary = new OptimizeSummary(inputPath, target.Path, rulesRun, convert, run, parse.GetValue(noVerify), parse.GetValue(explain));
             string text = parse.GetValue(format) switch
@@ -127,7 +114,7 @@ public static class OptimizeCommand
 
     private static void CheckIds(string inputPath, IReadOnlyCollection<string> ids, string option)
     {
-        var valid = FixpointSets.SelectMany(RuleCatalog.Set).Select(e => e.Id).ToArray();
+        var valid = TransformPlans.OptimizeSets.SelectMany(RuleCatalog.Set).Select(e => e.Id).ToArray();
         var unknown = ids.Where(id => !valid.Contains(id)).ToArray();
         if (unknown.Length == 0) return;
         string known = valid.Length > 0 ? string.Join(", ", valid) : "none yet";

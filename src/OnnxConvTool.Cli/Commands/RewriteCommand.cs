@@ -56,8 +56,7 @@ public static class RewriteCommand
             var verifyOptions = inputs.ToVerifyOptions(parse);
             var rewriteTarget = parse.GetValue(to);
             ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. verifyOptions.FilesRead()]);
-            var plan = new TransformPlan([new RuleStage("convert", RuleCatalog.ForTarget(rewriteTarget), Fixpoint: RuleCatalog.TargetRunsToFixpoint(rewriteTarget))],
-                new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] });
+            var plan = TransformPlans.Rewrite(rewriteTarget, new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] });
             var run = ModelPipeline.Run(new PipelineRequest
             {
                 InputPath = inputPath,
