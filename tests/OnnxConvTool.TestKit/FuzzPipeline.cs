@@ -31,7 +31,7 @@ public static class FuzzPipeline
     /// of <c>optimize</c> (fold, merge), then every catalogued rule on its own, so a rule added to
     /// <see cref="RuleCatalog"/> is fuzzed without touching the harness.
     /// </summary>
-    public static IReadOnlyList<(IReadOnlyList<IRewriteRule> Rules, bool Fixpoint)> RuleSets()
+    internal static IReadOnlyList<(IReadOnlyList<IRewriteRule> Rules, bool Fixpoint)> RuleSets()
     {
         var sets = Enum.GetValues<RewriteTarget>().Select(t => (Rules: RuleCatalog.ForTarget(t), Fixpoint: RuleCatalog.TargetRunsToFixpoint(t))).ToList();
         foreach (string set in new[] { RuleCatalog.FoldSet, RuleCatalog.MergeSet })
