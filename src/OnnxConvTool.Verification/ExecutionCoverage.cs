@@ -11,6 +11,7 @@ public sealed record CoverageResult
     /// <summary>Created nodes that ran in no trial, in the order the rewrite created them.</summary>
     public required IReadOnlyList<string> NeverRan { get; init; }
 
+    /// <summary>Created nodes that ran in at least one trial.</summary>
     public int Ran => Tracked - NeverRan.Count;
 }
 

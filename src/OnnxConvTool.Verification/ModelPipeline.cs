@@ -12,9 +12,13 @@ namespace OnnxConvTool.Verification;
 /// </summary>
 public sealed record PipelineRequest
 {
+    /// <summary>The model file to read (never modified unless it is also the output and the save options allow it).</summary>
     public required string InputPath { get; init; }
+    /// <summary>Where the transformed model is written.</summary>
     public required string OutputPath { get; init; }
+    /// <summary>How the output is written (external data, overwriting the input).</summary>
     public SaveOptions SaveOptions { get; init; } = new();
+    /// <summary>The transform to run (see <see cref="TransformPlans"/>).</summary>
     public required TransformPlan Plan { get; init; }
 
     /// <summary>Verification options; null skips verification.</summary>

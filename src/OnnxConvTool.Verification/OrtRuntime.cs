@@ -100,6 +100,9 @@ internal static partial class OrtRuntime
     /// </summary>
     /// <exception cref="RuntimeFailure">ONNX Runtime refuses the model.</exception>
     /// <param name="extraOutputs">Main-graph values to expose as additional graph outputs (added to the serialised copy only).</param>
+    /// <param name="model">The model to run.</param>
+    /// <param name="settings">Optimisation level, threads and profiling.</param>
+    /// <param name="label">How messages name the model.</param>
     public static InferenceSession CreateSession(Model model, SessionSettings settings, string label, IReadOnlyCollection<string>? extraOutputs = null)
     {
         using var options = CreateOptions(settings);

@@ -13,6 +13,7 @@ using DataType = TensorProto.Types.DataType;
 /// </summary>
 public sealed record OutputComparison
 {
+    /// <summary>The reference's name for the tensor.</summary>
     public required string Name { get; init; }
 
     /// <summary>The candidate's name for this tensor when it differs (through the rewrite's name map).</summary>
@@ -21,12 +22,19 @@ public sealed record OutputComparison
     /// <summary>What this tensor is when it is not a model output, e.g. "input of Sigmoid producing output 'y'".</summary>
     public string? Role { get; init; }
 
+    /// <summary>The reference tensor's element type.</summary>
     public required string ReferenceType { get; init; }
+    /// <summary>The candidate tensor's element type (null when the candidate lacks the tensor).</summary>
     public string? CandidateType { get; init; }
+    /// <summary>The reference tensor's shape.</summary>
     public required long[] ReferenceShape { get; init; }
+    /// <summary>The candidate tensor's shape (null when the candidate lacks the tensor).</summary>
     public long[]? CandidateShape { get; init; }
+    /// <summary>Elements compared.</summary>
     public long Elements { get; init; }
+    /// <summary>The relative tolerance applied.</summary>
     public double Rtol { get; init; }
+    /// <summary>The absolute tolerance applied.</summary>
     public double Atol { get; init; }
 
     /// <summary>Root mean square of the reference's finite elements (floating point only; 0 for exact comparisons).</summary>
@@ -53,6 +61,7 @@ public sealed record OutputComparison
     /// <summary>Largest |a − b| / |a| over finite elements with a ≠ 0 (zeros in the reference are covered by the absolute error).</summary>
     public double MaxRelError { get; init; }
 
+    /// <summary>Mean |a − b| over elements where both are finite.</summary>
     public double MeanAbsError { get; init; }
 
     /// <summary>Finite elements outside the tolerance (unequal elements for exact comparisons).</summary>
@@ -67,6 +76,7 @@ public sealed record OutputComparison
     /// <summary>Why the tensors cannot be compared element by element (shape, type, missing), or null.</summary>
     public string? Problem { get; init; }
 
+    /// <summary>True when the tensors could be compared and every element is within tolerance.</summary>
     public bool Passed => Problem is null && Mismatches == 0 && NanInfMismatches == 0;
 }
 

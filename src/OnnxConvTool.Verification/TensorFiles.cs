@@ -18,6 +18,7 @@ public static class TensorFiles
 
     /// <summary>Reads by extension: <c>.npy</c> as NumPy, anything else as a TensorProto.</summary>
     /// <param name="maxBytes">Refuse, before reading, a file larger than this (see <see cref="LargestFileFor"/>).</param>
+    /// <param name="path">The .npy or .pb file.</param>
     public static NamedTensor Read(string path, long? maxBytes = null)
     {
         if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return new NamedTensor("", NpyReader.Parse(ReadInputFile(path, maxBytes), path));

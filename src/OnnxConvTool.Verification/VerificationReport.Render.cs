@@ -9,6 +9,7 @@ public sealed partial class VerificationReport
         ? "by element type (float32 rtol 1e-4 atol 1e-5; float16 1e-2/1e-3; bfloat16 2e-2/1e-2; float64 1e-10/1e-12); integers and bool exact"
         : $"rtol {(Rtol is { } r ? Format.Number(r) : "default")}, atol {(Atol is { } a ? Format.Number(a) : "default")}; integers and bool exact");
 
+    /// <summary>The report as the text of <c>onnxconv verify</c>.</summary>
     public string RenderText()
     {
         var text = new StringBuilder();
@@ -75,6 +76,7 @@ public sealed partial class VerificationReport
             + $"{result.Diverged} of {Plural(result.Compared, "shared intermediate")} diverge on trial {result.Trial}";
     }
 
+    /// <summary>The report as the markdown of <c>onnxconv verify --format markdown</c>.</summary>
     public string RenderMarkdown()
     {
         var md = new StringBuilder();

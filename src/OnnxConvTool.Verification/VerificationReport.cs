@@ -9,6 +9,7 @@ public sealed record TrialResult
     /// <summary>"random" or the test data set's folder name.</summary>
     public required string Source { get; init; }
 
+    /// <summary>What each input of both models was fed.</summary>
     public required IReadOnlyList<TrialInput> Inputs { get; init; }
 
     /// <summary>The value each free (symbolic or unknown) input dim took, by symbol or "input[axis]".</summary>
@@ -29,6 +30,7 @@ public sealed record TrialResult
     /// <summary>ORT's message when the candidate failed on inputs the reference accepted.</summary>
     public string? CandidateFailure { get; init; }
 
+    /// <summary>True when every output (and compared pre-activation and stored output) is within tolerance and the candidate ran.</summary>
     public bool Passed => CandidateFailure is null && Outputs.All(o => o.Passed) && PreActivations.All(o => o.Passed) && StoredOutputs.All(o => o.Passed);
 }
 
@@ -41,6 +43,7 @@ public sealed record LocalizationResult
     /// <summary>Intermediate tensors present in both models (by name or through the name map) and compared.</summary>
     public int Compared { get; init; }
 
+    /// <summary>Compared intermediates outside tolerance.</summary>
     public int Diverged { get; init; }
 
     /// <summary>The first diverging intermediate in the reference's topological order, or null.</summary>
@@ -56,12 +59,15 @@ public sealed record LocalizationResult
 /// <summary>The outcome of comparing two models with ONNX Runtime, and its renderings.</summary>
 public sealed partial class VerificationReport
 {
+    /// <summary>How the report names the reference model (its path unless a label was given).</summary>
     public required string Reference { get; init; }
+    /// <summary>How the report names the candidate model.</summary>
     public required string Candidate { get; init; }
 
     /// <summary>0 equivalent, 1 different, 6 could not run (the shared exit-code scheme).</summary>
     public required ExitCode ExitCode { get; init; }
 
+    /// <summary>True when verification found the models equivalent (exit code 0).</summary>
     public bool Equivalent => ExitCode == ExitCode.Ok;
 
     /// <summary>
@@ -70,6 +76,7 @@ public sealed partial class VerificationReport
     /// </summary>
     public bool NotVerified { get; init; }
 
+    /// <summary><c>equivalent</c>, <c>different</c>, <c>not verified</c> or <c>could not run</c>.</summary>
     public string Verdict => ExitCode switch
     {
         ExitCode.Ok => "equivalent",
@@ -87,15 +94,21 @@ public sealed partial class VerificationReport
     /// <summary>ONNX Runtime's messages in full, as it wrote them (the report quotes their first line); for --verbose.</summary>
     public IReadOnlyList<string> RuntimeMessages { get; init; } = [];
 
+    /// <summary>Every trial run, in order.</summary>
     public IReadOnlyList<TrialResult> Trials { get; init; } = [];
+    /// <summary>The first diverging intermediate (with <see cref="VerifyOptions.Localize"/>), or null.</summary>
     public LocalizationResult? Localization { get; init; }
 
     /// <summary>Which of the rewrite's created nodes ran (when the caller named them), or null.</summary>
     public CoverageResult? Coverage { get; init; }
 
+    /// <summary>The ONNX Runtime version and session settings used.</summary>
     public required string Engine { get; init; }
+    /// <summary>The seed of the random inputs.</summary>
     public int Seed { get; init; }
+    /// <summary>The relative tolerance asked for (null: the default per element type).</summary>
     public double? Rtol { get; init; }
+    /// <summary>The absolute tolerance asked for (null: the default per element type).</summary>
     public double? Atol { get; init; }
 
     /// <summary>Output elements compared between the two models over all trials.</summary>

@@ -32,6 +32,7 @@ public sealed record VerifyOptions
     /// <summary>Random trials (ignored when test data sets give the trials).</summary>
     public int Trials { get; init; } = 3;
 
+    /// <summary>Seed of the random inputs: the same seed gives the same inputs.</summary>
     public int Seed { get; init; }
 
     /// <summary>Relative tolerance for floating-point outputs (integer and bool outputs are compared exactly); null takes the default for each element type.</summary>
@@ -55,8 +56,9 @@ public sealed record VerifyOptions
     /// <summary>Accept created nodes that no trial executed (they are still reported).</summary>
     public bool AllowUnexecuted { get; init; }
 
-    /// <summary>Display names for the two models in reports (default: their source paths).</summary>
+    /// <summary>Display name of the reference model in reports (default: its source path).</summary>
     public string? ReferenceLabel { get; init; }
 
+    /// <summary>Display name of the candidate model in reports (default: its source path).</summary>
     public string? CandidateLabel { get; init; }
 }

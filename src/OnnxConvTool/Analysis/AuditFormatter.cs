@@ -19,6 +19,7 @@ public static class AuditFormatter
     /// <summary>Columns whose numbers read better right-aligned.</summary>
     private static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
 
+    /// <summary>The audit as the text table of <c>onnxconv audit</c>.</summary>
     public static string Table(AuditReport report)
     {
         var text = new StringBuilder();
@@ -37,6 +38,7 @@ public static class AuditFormatter
         return text.ToString();
     }
 
+    /// <summary>The audit as the markdown of <c>onnxconv audit --format markdown</c>.</summary>
     public static string Markdown(AuditReport report)
     {
         var text = new StringBuilder();

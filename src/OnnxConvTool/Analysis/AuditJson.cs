@@ -14,8 +14,10 @@ public static class AuditJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 
+    /// <summary>The audit as the JSON of <c>onnxconv audit --format json</c>, ending in a newline.</summary>
     public static string Serialize(AuditReport report) => JsonSerializer.Serialize(report, Context.AuditReport) + "\n";
 
+    /// <summary>The inspection as the JSON of <c>onnxconv inspect --format json</c>, ending in a newline.</summary>
     public static string Serialize(ModelInspection inspection) => JsonSerializer.Serialize(inspection, Context.ModelInspection) + "\n";
 }
 

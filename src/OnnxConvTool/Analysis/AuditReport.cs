@@ -13,6 +13,7 @@ public sealed record AuditReport
     /// <summary>Bumped when a field changes meaning or disappears; adding fields keeps the version.</summary>
     public const int CurrentSchemaVersion = 1;
 
+    /// <summary>The version of this JSON contract (<see cref="CurrentSchemaVersion"/>).</summary>
     public int SchemaVersion { get; init; } = CurrentSchemaVersion;
 
     /// <summary>The model path as the user gave it.</summary>
@@ -33,8 +34,10 @@ public sealed record AuditReport
     /// <summary>Op types shape inference does not cover: values after them have unknown shapes.</summary>
     public required IReadOnlyList<string> UnsupportedShapeOps { get; init; }
 
+    /// <summary>Every 1x1 Conv, in graph order (subgraphs after the node that holds them).</summary>
     public required IReadOnlyList<Conv1x1Row> Conv1x1 { get; init; }
 
+    /// <summary>Op counts and MAC totals over the whole model.</summary>
     public required AuditTotals Totals { get; init; }
 }
 
@@ -60,16 +63,19 @@ public sealed record Conv1x1Row
     /// <summary>M, the output channels.</summary>
     public required long? OutChannels { get; init; }
 
+    /// <summary>The <c>group</c> attribute.</summary>
     public required long Group { get; init; }
 
     /// <summary>True when group &gt; 1 and group = C: one filter bank per input channel.</summary>
     public required bool Depthwise { get; init; }
 
+    /// <summary>The <c>strides</c> attribute (ones when absent).</summary>
     public required IReadOnlyList<long> Strides { get; init; }
 
     /// <summary>Begin pads of every spatial axis, then end pads (ONNX order).</summary>
     public required IReadOnlyList<long> Pads { get; init; }
 
+    /// <summary>The <c>dilations</c> attribute (ones when absent).</summary>
     public required IReadOnlyList<long> Dilations { get; init; }
 
     /// <summary>NOTSET, SAME_UPPER, SAME_LOWER or VALID.</summary>
@@ -78,6 +84,7 @@ public sealed record Conv1x1Row
     /// <summary>Spatial dims of the input (numbers, symbolic names, or null when unknown); null when even the rank is unknown.</summary>
     public required IReadOnlyList<Dim>? InputSpatial { get; init; }
 
+    /// <summary>Output spatial dims (null when unknown).</summary>
     public required IReadOnlyList<Dim>? OutputSpatial { get; init; }
 
     /// <summary>Multiply-accumulates for the whole batch (see <see cref="AuditReport.AssumedBatchOne"/>); null when a dim is unknown or symbolic.</summary>
@@ -89,13 +96,16 @@ public sealed record Conv1x1Row
     /// <summary>Weight elements plus bias elements; null when the weight's shape is unknown.</summary>
     public required long? Params { get; init; }
 
+    /// <summary>Where the weight comes from: an initializer, a Constant node, or computed at run time.</summary>
     public required WeightSource Weight { get; init; }
 
     /// <summary>Element type of the weight (float32, float16, …), null when unknown.</summary>
     public required string? WeightType { get; init; }
 
+    /// <summary>True when the Conv has a bias input.</summary>
     public required bool Bias { get; init; }
 
+    /// <summary>What the 1x1 conv does in the network (expansion, projection, depthwise, ...).</summary>
     public required Conv1x1Role Role { get; init; }
 
     /// <summary>The role in words, e.g. "384→96, 4× fewer channels".</summary>
@@ -110,6 +120,7 @@ public sealed record Conv1x1Row
     /// <summary>min(M, C): the rank a weight can have at most.</summary>
     public required long? FullRank { get; init; }
 
+    /// <summary>True when the weight's rank is below min(C, M): the conv could be factored into two smaller ones.</summary>
     public required bool? RankDeficient { get; init; }
 
     /// <summary>Per rewrite rule: whether it applies to this conv, why not, or what it would do. Absent when no rule was asked.</summary>
@@ -124,6 +135,7 @@ public sealed record Conv1x1Row
     public IReadOnlyList<RewriteApplicability>? Fusions { get; init; }
 
     [JsonIgnore]
+    /// <summary><c>Conv1D</c>, <c>Conv2D</c> or <c>Conv3D</c>.</summary>
     public string Kind => $"Conv{Rank}D";
 }
 
@@ -139,8 +151,11 @@ public sealed record AuditTotals
     /// <summary>Conv nodes whose kernel size is unknown (no kernel_shape and a weight of unknown shape).</summary>
     public required int ConvKernelUnknown { get; init; }
 
+    /// <summary>ConvTranspose nodes.</summary>
     public required int ConvTranspose { get; init; }
+    /// <summary>MatMul nodes.</summary>
     public required int MatMul { get; init; }
+    /// <summary>Gemm nodes.</summary>
     public required int Gemm { get; init; }
 
     /// <summary>MACs of all Conv/ConvTranspose/MatMul/Gemm nodes; null when any of them is unknown.</summary>
@@ -187,6 +202,7 @@ public enum Conv1x1Role
 [JsonConverter(typeof(JsonStringEnumConverter<WeightSource>))]
 public enum WeightSource
 {
+    /// <summary>An initializer that no graph input can override.</summary>
     [JsonStringEnumMemberName("initializer")] Initializer,
     /// <summary>A <c>Constant</c> node.</summary>
     [JsonStringEnumMemberName("constant")] Constant,

@@ -17,6 +17,9 @@ using DataType = TensorProto.Types.DataType;
 public static class Conv1x1Audit
 {
     /// <param name="modelLabel">How the report names the model (defaults to its source path).</param>
+    /// <summary>Finds every 1x1 Conv in <paramref name="model"/> (subgraphs included) and describes its geometry, cost, role, weight rank and which rewrites and fusions apply.</summary>
+    /// <param name="model">The model to audit; it is not modified.</param>
+    /// <param name="options">Input dims, batch assumption and rank computation (null: the defaults).</param>
     public static AuditReport Run(Model model, AuditOptions? options = null, string? modelLabel = null)
     {
         options ??= new AuditOptions();
@@ -99,6 +102,7 @@ public static class Conv1x1Audit
         _ => role.ToString().ToLowerInvariant(),
     };
 
+    /// <summary>The JSON name of a weight source: <c>initializer</c>, <c>constant</c> or <c>dynamic</c>.</summary>
     public static string WeightSourceName(WeightSource source) => source.ToString().ToLowerInvariant();
 
     private static Conv1x1Row Describe(Node node, ConvGeometry geometry, ShapeInferenceResult shapes, long? allMacs,

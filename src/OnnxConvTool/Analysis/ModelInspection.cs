@@ -8,20 +8,27 @@ namespace OnnxConvTool.Analysis;
 /// <summary>What a model is at a glance: the data behind <c>onnxconv inspect</c>.</summary>
 public sealed record ModelInspection
 {
+    /// <summary>The model path as the user gave it.</summary>
     public required string Model { get; init; }
+    /// <summary>The producer name and version the model declares.</summary>
     public required string Producer { get; init; }
+    /// <summary>The ONNX IR version the model declares.</summary>
     public required long IrVersion { get; init; }
+    /// <summary>Every imported opset: domain (empty for standard ONNX) and version.</summary>
     public required IReadOnlyList<OpsetEntry> Opsets { get; init; }
 
     /// <summary>Graph inputs a caller feeds (initializers listed as inputs, in IR &lt; 4 models, are left out and counted in <see cref="InitializerInputs"/>).</summary>
     public required IReadOnlyList<TensorInfo> Inputs { get; init; }
 
+    /// <summary>Initializers also listed as graph inputs (they can be overridden at run time).</summary>
     public required int InitializerInputs { get; init; }
+    /// <summary>The graph outputs.</summary>
     public required IReadOnlyList<TensorInfo> Outputs { get; init; }
 
     /// <summary>Nodes in every graph, subgraphs included.</summary>
     public required int Nodes { get; init; }
 
+    /// <summary>Nodes inside If/Loop/Scan subgraphs.</summary>
     public required int NodesInSubgraphs { get; init; }
 
     /// <summary>Node count per op type (domain-qualified outside the ONNX domain), most frequent first.</summary>
@@ -33,7 +40,9 @@ public sealed record ModelInspection
     /// <summary>Graphs besides the main one (If branches, Loop and Scan bodies).</summary>
     public required int Subgraphs { get; init; }
 
+    /// <summary>Weight tensors: count, elements, bytes.</summary>
     public required ParameterSummary Parameters { get; init; }
+    /// <summary>The 1x1 convolutions' count and share of MACs.</summary>
     public required Conv1x1Summary Conv1x1 { get; init; }
 
     /// <summary>
@@ -155,6 +164,7 @@ public sealed record ModelInspection
     }
 }
 
+/// <summary>An imported opset: its domain (empty for standard ONNX) and version.</summary>
 public sealed record OpsetEntry(string Domain, long Version);
 
 /// <summary>A graph input or output: name, element type, and dims (numbers, symbolic names, or null when unknown).</summary>
@@ -166,6 +176,7 @@ public sealed record ParameterSummary(long Tensors, long Elements, long Bytes);
 /// <summary>The one-line 1x1 summary of <c>inspect</c>.</summary>
 public sealed record Conv1x1Summary(int Conv, int Conv1x1, long? Macs, long? Conv1x1Macs, double? Conv1x1MacShare, int MacOpsUnknown)
 {
+    /// <summary>The one-line summary <c>inspect</c> prints.</summary>
     public string ToSentence()
     {
         string head = $"1x1 convolutions: {Conv1x1} of {Conv} Conv";

@@ -22,16 +22,19 @@ public sealed class Graph
         OwnerNode = owner;
     }
 
+    /// <summary>The model this graph (or subgraph) belongs to.</summary>
     public Model Model { get; }
 
     /// <summary>The graph's own proto fields (name, doc string, annotations, unknown fields) with nodes and values cleared.</summary>
     internal GraphProto Shell { get; }
 
+    /// <summary>The graph holding the node whose attribute this subgraph is; null for the main graph.</summary>
     public Graph? Parent { get; }
 
     /// <summary>The If/Loop/Scan node whose attribute holds this subgraph, or null for the main graph.</summary>
     public Node? OwnerNode { get; internal set; }
 
+    /// <summary>The graph's name as stored in the file.</summary>
     public string Name { get => Shell.Name; set => Shell.Name = value; }
 
     /// <summary>A path such as <c>main/If_0.then_branch</c> that names this graph in reports.</summary>
@@ -40,12 +43,16 @@ public sealed class Graph
     /// <summary>The nodes in order (a snapshot: later edits do not change a list already returned).</summary>
     public IReadOnlyList<Node> Nodes => _nodes.View;
 
+    /// <summary>How many nodes the graph holds (subgraphs' nodes not counted).</summary>
     public int NodeCount => _nodes.Count;
 
     /// <summary>Whether <paramref name="node"/> is (still) one of this graph's nodes; O(1).</summary>
     public bool Contains(Node node) => _nodes.Contains(node);
+    /// <summary>The graph inputs in order, including initializers listed as inputs (IR version 3 and older).</summary>
     public IReadOnlyList<Value> Inputs => _inputs;
+    /// <summary>The graph outputs in order; a value may appear more than once.</summary>
     public IReadOnlyList<Value> Outputs => _outputs;
+    /// <summary>The values backed by an initializer, in file order.</summary>
     public IReadOnlyList<Value> Initializers => _initializers.View;
 
     /// <summary>Values this scope defines (inputs, initializers, node outputs).</summary>
@@ -54,6 +61,7 @@ public sealed class Graph
     /// <summary>The scope's name table, for the validator to check that names and values agree.</summary>
     internal IReadOnlyDictionary<string, Value> NameTable => _values;
 
+    /// <summary>0 for the main graph, 1 for a subgraph of one of its nodes, and so on.</summary>
     public int Depth => Parent is null ? 0 : Parent.Depth + 1;
 
     /// <summary>The value named <paramref name="name"/> in this scope only.</summary>
@@ -118,6 +126,7 @@ public sealed class Graph
     /// </summary>
     internal List<(ValueInfoProto Info, bool NamedAValue)> ValueInfos { get; } = [];
 
+    /// <summary>Appends <paramref name="value"/> to the graph outputs.</summary>
     public void AddOutput(Value value)
     {
         _outputs.Add(value);
@@ -126,6 +135,7 @@ public sealed class Graph
         Model.NoteChange();
     }
 
+    /// <summary>Makes graph output <paramref name="index"/> the value <paramref name="value"/>.</summary>
     public void SetOutput(int index, Value value)
     {
         var old = _outputs[index];
@@ -153,6 +163,7 @@ public sealed class Graph
         _initializers.Add(value);
     }
 
+    /// <summary>Removes an initializer that nothing uses any more.</summary>
     public void RemoveInitializer(Value value)
     {
         if (value.Uses.Count > 0) throw new InvalidOperationException($"initializer '{value.Name}' is still used");
@@ -375,5 +386,6 @@ public sealed class Graph
             }
     }
 
+    /// <summary>The graph's path, e.g. <c>main</c> or <c>main/If_0.then_branch</c>.</summary>
     public override string ToString() => Path;
 }

@@ -18,6 +18,7 @@ public sealed class Model
     /// <summary>Model-level fields (IR version, opsets, producer, metadata, functions, unknown fields) with the graph detached.</summary>
     public ModelProto Shell { get; }
 
+    /// <summary>The main graph.</summary>
     public Graph Graph { get; internal set; }
 
     /// <summary>
@@ -27,13 +28,17 @@ public sealed class Model
     public long Version { get; private set; }
 
     internal void NoteChange() => Version++;
+    /// <summary>The file the model was loaded from; null for a model built in memory.</summary>
     public string? SourcePath { get; }
+    /// <summary>The ONNX IR version the model declares.</summary>
     public long IrVersion => Shell.IrVersion;
+    /// <summary>The producer name and version the model declares (e.g. <c>pytorch 2.1</c>).</summary>
     public string Producer => Shell.ProducerName + (Shell.ProducerVersion.Length > 0 ? " " + Shell.ProducerVersion : "");
 
     /// <summary>The opset version imported for the default ONNX domain (0 when none is imported).</summary>
     public int OnnxOpset => GetOpset("");
 
+    /// <summary>The imported opset version of <paramref name="domain"/> (empty: the standard ONNX domain), or 0 when not imported.</summary>
     public int GetOpset(string domain)
     {
         foreach (var o in Shell.OpsetImport)
@@ -47,8 +52,10 @@ public sealed class Model
         if (GetOpset(domain) == 0) Shell.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
     }
 
+    /// <summary>The main graph and every subgraph, depth first.</summary>
     public IEnumerable<Graph> AllGraphs() => Graph.SelfAndDescendants();
 
+    /// <summary>Every node of every graph, subgraphs included.</summary>
     public IEnumerable<Node> AllNodes() => AllGraphs().SelectMany(g => g.Nodes);
 
     internal void ReserveName(string name)
@@ -56,6 +63,7 @@ public sealed class Model
         if (name.Length > 0) _names.Add(name);
     }
 
+    /// <summary>True when a value, node or initializer anywhere in the model already has <paramref name="name"/>.</summary>
     public bool IsNameTaken(string name) => _names.Contains(name);
 
     /// <summary>A value or node name not used anywhere in the model, derived from <paramref name="hint"/>.</summary>
@@ -116,9 +124,13 @@ public sealed class Model
     internal ExternalDataLocation? ExternalDataOf(TensorProto proto) => AttributeExternalData.GetValueOrDefault(proto);
 }
 
+/// <summary>Where a constant operand of a node comes from.</summary>
 public enum ConstantSource
 {
+    /// <summary>An initializer that no graph input can override.</summary>
     Initializer,
+    /// <summary>The output of a <c>Constant</c> node.</summary>
     ConstantNode,
+    /// <summary>Not a constant: a graph input (possibly overriding an initializer) or a computed value.</summary>
     Dynamic,
 }

@@ -14,8 +14,10 @@ public enum ExternalDataMode
     External,
 }
 
+/// <summary>How <see cref="ModelWriter.Save"/> writes a model.</summary>
 public sealed record SaveOptions
 {
+    /// <summary>Where tensor data goes: kept as loaded, all inline, or large tensors to an external data file.</summary>
     public ExternalDataMode ExternalData { get; init; } = ExternalDataMode.Keep;
 
     /// <summary>Smallest tensor (bytes) moved to external data in External mode.</summary>
@@ -49,6 +51,10 @@ public static class ModelWriter
     /// <param name="cancellation">Checked between tensors and once more before the rename: a cancelled save leaves no trace.</param>
     /// <exception cref="OutputNotWrittenException">The folder is missing or unwritable, or the model is too large inline.</exception>
     /// <exception cref="OnnxConvException">Usage error: the target would overwrite the input model or its external data, or is not a regular file.</exception>
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically, with its data file when tensors go to external data.</summary>
+    /// <param name="model">The model to write.</param>
+    /// <param name="path">The target file; its folder must exist.</param>
+    /// <param name="options">Where tensor data goes (null: as loaded).</param>
     public static SaveResult Save(Model model, string path, SaveOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new SaveOptions();

@@ -22,14 +22,19 @@ public sealed class Node
         Proto = proto;
     }
 
+    /// <summary>The graph the node belongs to.</summary>
     public Graph Graph { get; internal set; }
 
     /// <summary>Attributes, name, domain, doc string; inputs and outputs are written from the IR on save.</summary>
     public NodeProto Proto { get; }
 
+    /// <summary>The operator, e.g. <c>Conv</c>.</summary>
     public string OpType => Proto.OpType;
+    /// <summary>The operator's domain: empty (or <c>ai.onnx</c>) for the standard operators.</summary>
     public string Domain => Proto.Domain;
+    /// <summary>True for the standard ONNX operators (domain empty or <c>ai.onnx</c>).</summary>
     public bool IsOnnxDomain => Proto.Domain is "" or "ai.onnx";
+    /// <summary>The node's name (may be empty); setting it marks the model changed.</summary>
     public string Name
     {
         get => Proto.Name;
@@ -42,18 +47,22 @@ public sealed class Node
 
     /// <summary>Inputs; null stands for an omitted optional input (an empty name in ONNX).</summary>
     public IReadOnlyList<Value?> Inputs => _inputs;
+    /// <summary>The values the node produces, in output order.</summary>
     public IReadOnlyList<Value> Outputs => _outputs;
 
     /// <summary>Subgraphs by attribute name (one for GRAPH attributes, several for GRAPHS).</summary>
     public IReadOnlyDictionary<string, List<Graph>> Subgraphs => _subgraphs;
 
+    /// <summary>True when an attribute holds a subgraph (If, Loop, Scan).</summary>
     public bool HasSubgraphs => _subgraphs.Count > 0;
 
     /// <summary>A label for messages: the node name, or op type and first output when unnamed.</summary>
     public string DisplayName => Proto.Name.Length > 0 ? Proto.Name : $"{OpType}->{(_outputs.Count > 0 ? _outputs[0].Name : "?")}";
 
+    /// <summary>Input <paramref name="index"/>, or null when it is omitted or past the last input.</summary>
     public Value? Input(int index) => index < _inputs.Count ? _inputs[index] : null;
 
+    /// <summary>Connects input <paramref name="index"/> to <paramref name="value"/> (null omits it), padding with omitted inputs and keeping use lists current.</summary>
     public void SetInput(int index, Value? value)
     {
         while (_inputs.Count <= index) _inputs.Add(null);
@@ -104,19 +113,29 @@ public sealed class Node
         return null;
     }
 
+    /// <summary>True when the node has an attribute named <paramref name="name"/>.</summary>
     public bool HasAttribute(string name) => Attribute(name) is not null;
+    /// <summary>The integer attribute <paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
     public long GetInt(string name, long fallback) => Attribute(name) is { } a ? a.I : fallback;
+    /// <summary>The float attribute <paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
     public float GetFloat(string name, float fallback) => Attribute(name) is { } a ? a.F : fallback;
+    /// <summary>The string attribute <paramref name="name"/> (UTF-8), or <paramref name="fallback"/> when absent.</summary>
     public string GetString(string name, string fallback) => Attribute(name) is { } a ? a.S.ToStringUtf8() : fallback;
+    /// <summary>The integer-list attribute <paramref name="name"/>, or null when absent.</summary>
     public long[]? GetInts(string name) => Attribute(name) is { } a ? a.Ints.ToArray() : null;
+    /// <summary>The float-list attribute <paramref name="name"/>, or null when absent.</summary>
     public float[]? GetFloats(string name) => Attribute(name) is { } a ? a.Floats.ToArray() : null;
     public TensorProto? GetTensor(string name) => Attribute(name)?.T;
 
+    /// <summary>Sets (or replaces) the integer attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, long value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Int, I = value });
+    /// <summary>Sets (or replaces) the float attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, float value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Float, F = value });
+    /// <summary>Sets (or replaces) the string attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, string value) => Replace(new AttributeProto { Name = name, Type = AttributeType.String, S = ByteString.CopyFromUtf8(value) });
     public void SetAttribute(string name, TensorProto value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Tensor, T = value });
 
+    /// <summary>Sets (or replaces) the integer-list attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, IEnumerable<long> values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeType.Ints };
@@ -124,6 +143,7 @@ public sealed class Node
         Replace(a);
     }
 
+    /// <summary>Sets (or replaces) the float-list attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, IEnumerable<float> values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeType.Floats };
@@ -131,6 +151,7 @@ public sealed class Node
         Replace(a);
     }
 
+    /// <summary>Removes the attribute <paramref name="name"/> when present.</summary>
     public void RemoveAttribute(string name)
     {
         Graph.Model.NoteChange();
@@ -150,6 +171,7 @@ public sealed class Node
         Proto.Attribute.Add(attribute);
     }
 
+    /// <summary>The node as <c>outputs = OpType(inputs)</c>.</summary>
     public override string ToString()
     {
         var text = new StringBuilder();

@@ -25,12 +25,17 @@ public sealed class Tensor
     }
 
     public TensorProto Proto { get; }
+    /// <summary>Where the tensor's data lies in an external data file; null when it is inline.</summary>
     public ExternalDataLocation? External { get; }
+    /// <summary>The tensor's name (an initializer's name is its value's name).</summary>
     public string Name { get => Proto.Name; set => Proto.Name = value; }
     public DataType ElementType => (DataType)Proto.DataType;
+    /// <summary>The tensor's dims.</summary>
     public IReadOnlyList<long> Dims => Proto.Dims;
+    /// <summary>The number of dims.</summary>
     public int Rank => Proto.Dims.Count;
 
+    /// <summary>The number of elements: the product of the dims (1 for a scalar).</summary>
     public long ElementCount
     {
         get
@@ -100,6 +105,7 @@ public sealed class Tensor
         _ => (Proto.Int32Data.Count, "int32_data"),
     };
 
+    /// <summary>The dims as <c>[d0,d1,...]</c>.</summary>
     public string FormatDims() => "[" + string.Join(",", Proto.Dims) + "]";
 
     /// <summary>The data as little-endian raw bytes (reads external data from its file).</summary>
@@ -283,9 +289,11 @@ public sealed class Tensor
         return FromRawBytes(name, type, dims, raw);
     }
 
+    /// <summary>A float32 tensor holding a copy of <paramref name="values"/>.</summary>
     public static Tensor FromFloats(string name, IReadOnlyList<long> dims, ReadOnlySpan<float> values) =>
         FromRawBytes(name, DataType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
 
+    /// <summary>An int64 tensor holding a copy of <paramref name="values"/>.</summary>
     public static Tensor FromInt64s(string name, IReadOnlyList<long> dims, ReadOnlySpan<long> values) =>
         FromRawBytes(name, DataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
 

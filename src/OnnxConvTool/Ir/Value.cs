@@ -24,6 +24,7 @@ public sealed class Value
     /// <summary>The graph whose scope defines this value.</summary>
     public Graph Graph { get; }
 
+    /// <summary>The value's name, unique in the model; renaming keeps every reference current.</summary>
     public string Name
     {
         get => _name;
@@ -37,8 +38,11 @@ public sealed class Value
         }
     }
 
+    /// <summary>The node that computes the value; null for graph inputs and initializers.</summary>
     public Node? Producer { get; internal set; }
+    /// <summary>Which output of <see cref="Producer"/> the value is.</summary>
     public int ProducerOutputIndex { get; internal set; }
+    /// <summary>Every (node, input index) that reads the value.</summary>
     public IReadOnlyList<Usage> Uses => _uses;
 
     /// <summary>Initializer data, when this value is an initializer (possibly also a graph input).</summary>
@@ -65,6 +69,7 @@ public sealed class Value
     /// <summary>The original graph-input record (keeps its doc string and metadata on save).</summary>
     internal ValueInfoProto? Info { get; set; }
 
+    /// <summary>True when the value is listed as a graph input.</summary>
     public bool IsGraphInput { get; internal set; }
 
     /// <summary>
@@ -85,6 +90,7 @@ public sealed class Value
     /// <summary>True while nothing reads the value: no node input and no graph-output slot.</summary>
     public bool IsUnused => _uses.Count == 0 && GraphOutputSlots == 0;
 
+    /// <summary>True when an initializer gives the value's data.</summary>
     public bool IsInitializer => Initializer is not null;
 
     /// <summary>True for an initializer that no graph input can override.</summary>
@@ -113,5 +119,6 @@ public sealed class Value
         Graph.Model.NoteChange();
     }
 
+    /// <summary>The value's name.</summary>
     public override string ToString() => _name;
 }

@@ -24,6 +24,12 @@ public enum AutoPad
 /// <param name="Kernel">Kernel size per spatial axis; null when neither kernel_shape nor the weight's shape gives it.</param>
 /// <param name="Pads">Begin pads of every axis, then end pads (ONNX order).</param>
 /// <param name="AutoPadText">The auto_pad attribute as written.</param>
+/// <param name="Group">The group attribute (1 when absent).</param>
+/// <param name="Strides">Stride per spatial axis (ones when absent).</param>
+/// <param name="Dilations">Dilation per spatial axis (ones when absent).</param>
+/// <param name="OutChannels">M, from the weight's shape; null when unknown.</param>
+/// <param name="InChannelsPerGroup">C/group, from the weight's shape; null when unknown.</param>
+/// <param name="Problem">Why the geometry is unusable, or null.</param>
 public sealed record ConvGeometry(
     long[]? Kernel,
     long Group,
@@ -56,6 +62,7 @@ public sealed record ConvGeometry(
     };
 
     /// <param name="weightShape">The weight's shape, [M, C/group, k1, …], or null/partly unknown.</param>
+    /// <param name="conv">The Conv or ConvTranspose node.</param>
     public static ConvGeometry Read(Node conv, TensorShape weightShape)
     {
         long?[]? weightDims = weightShape.Dims?.Select(d => d.Value).ToArray();

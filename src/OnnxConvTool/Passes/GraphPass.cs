@@ -21,6 +21,7 @@ public sealed record PassResult(string Pass, bool Modified, int Removed)
 /// <summary>What the <see cref="PassManager"/> did: removals per pass over every round, and the rounds it took.</summary>
 public sealed record PassManagerResult(IReadOnlyDictionary<string, int> RemovedByPass, int Rounds, bool RoundCapReached)
 {
+    /// <summary>True when any pass removed something.</summary>
     public bool Modified => RemovedByPass.Values.Any(n => n > 0);
 }
 

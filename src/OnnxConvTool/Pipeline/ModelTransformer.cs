@@ -19,6 +19,7 @@ public sealed record TransformPlan(IReadOnlyList<TransformStage> Stages, Rewrite
 /// <summary>What one stage did: a rule stage's <see cref="RewriteResult"/> or a pass stage's <see cref="PassManagerResult"/>.</summary>
 public sealed record StageResult(string Name, RewriteResult? Rewrite, PassManagerResult? Passes)
 {
+    /// <summary>True when the stage changed the model.</summary>
     public bool Modified => Rewrite?.Modified == true || Passes?.Modified == true;
 }
 
@@ -26,6 +27,7 @@ public sealed record StageResult(string Name, RewriteResult? Rewrite, PassManage
 public sealed record TransformResult(IReadOnlyList<StageResult> Stages, IReadOnlyDictionary<string, string> ValueNameMap,
     IReadOnlyList<CreatedNode> CreatedNodes)
 {
+    /// <summary>True when any stage changed the model.</summary>
     public bool Modified => Stages.Any(s => s.Modified);
 
     /// <summary>Every candidate outcome of every rule stage, in stage order.</summary>

@@ -18,6 +18,7 @@ public static class TransformPlans
     /// <param name="only">Rule ids to run (null or empty: every rule of both sets).</param>
     /// <param name="skip">Rule ids to leave out.</param>
     /// <param name="options">Options shared by every rule stage (null: the defaults).</param>
+    /// <param name="convertTo">MatMul or Gemm to convert the remaining 1x1 Convs after optimising; null keeps them as Conv.</param>
     public static TransformPlan Optimize(RewriteTarget? convertTo = null, IReadOnlyCollection<string>? only = null,
         IReadOnlyCollection<string>? skip = null, RewriteOptions? options = null)
     {

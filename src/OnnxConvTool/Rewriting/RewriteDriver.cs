@@ -34,10 +34,14 @@ public sealed record RewriteOptions
     public bool FoldOverridableInitializers { get; init; }
 }
 
+/// <summary>What became of one candidate node in a rewrite run.</summary>
 public enum CandidateStatus
 {
+    /// <summary>A rule rewrote it.</summary>
     Applied,
+    /// <summary>No rule applied; the outcome says why.</summary>
     NotApplicable,
+    /// <summary>Left alone because of <see cref="RewriteOptions.Only"/> or <see cref="RewriteOptions.Exclude"/>.</summary>
     Excluded,
 }
 
@@ -64,7 +68,9 @@ public sealed record RewriteResult(IReadOnlyList<CandidateOutcome> Outcomes, IRe
     /// <summary>Node visits the run made (each offers the node to the rules indexed under its op type).</summary>
     public int Visits { get; init; }
 
+    /// <summary>How many rewrites were applied.</summary>
     public int AppliedCount => Outcomes.Count(o => o.Status == CandidateStatus.Applied);
+    /// <summary>True when at least one rewrite was applied.</summary>
     public bool Modified => AppliedCount > 0;
 
     /// <summary>How often each rule applied, by rule id (rules that never applied are absent).</summary>

@@ -22,7 +22,7 @@ internal static class ConvPoolRules
         rules["MaxUnpool"] = MaxUnpool;
     }
 
-    /// <summary>Kernel, strides, pads, dilations and auto_pad of a conv or pool node with <paramref name="spatial"/> spatial dims.</summary>
+    /// <summary>Kernel, strides, pads, dilations and auto_pad of a conv or pool node, one entry per spatial dim (pads: begins, then ends).</summary>
     private sealed record Window(long?[] Kernel, long[] Strides, long[] Pads, long[] Dilations, string AutoPad)
     {
         public static Window? Read(NodeContext c, int spatial, long?[] kernel, bool readDilations = true)

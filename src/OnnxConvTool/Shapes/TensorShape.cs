@@ -5,13 +5,19 @@ namespace OnnxConvTool.Shapes;
 /// <summary>One dimension: a known size, a named symbol (e.g. "N", "ceil(H/2)"; see ShapeInference for the convention), or unknown.</summary>
 public readonly record struct Dim(long? Value, string? Symbol)
 {
+    /// <summary>A dim of fixed size <paramref name="value"/>.</summary>
     public static Dim Known(long value) => new(value, null);
+    /// <summary>A dim named <paramref name="symbol"/> whose size is known only at run time.</summary>
     public static Dim Symbolic(string symbol) => new(null, symbol);
+    /// <summary>A dim with neither a size nor a name.</summary>
     public static readonly Dim Unknown = new(null, null);
 
+    /// <summary>True when the size is fixed.</summary>
     public bool IsKnown => Value.HasValue;
+    /// <summary>True when the dim has a name but no fixed size.</summary>
     public bool IsSymbolic => !Value.HasValue && Symbol is not null;
 
+    /// <summary>The size, the symbol, or <c>?</c>.</summary>
     public override string ToString() => Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Symbol ?? "?";
 }
 

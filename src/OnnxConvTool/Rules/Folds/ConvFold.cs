@@ -21,6 +21,7 @@ using DataType = TensorProto.Types.DataType;
 /// <param name="Bias">The new bias, or null when the bias stays.</param>
 /// <param name="Pads">The Conv's new pads, or null when they stay.</param>
 /// <param name="Description">What the fold does, for reports.</param>
+/// <param name="Conv">The Conv or ConvTranspose that stays.</param>
 public sealed record ConvFoldMatch(Node Conv, Node Swallowed, Value? NewInput, RoundedTensor? Weight, RoundedTensor? Bias, long[]? Pads,
     string Description)
 {
