@@ -134,8 +134,8 @@ public sealed record Conv1x1Row
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<RewriteApplicability>? Fusions { get; init; }
 
-    [JsonIgnore]
     /// <summary><c>Conv1D</c>, <c>Conv2D</c> or <c>Conv3D</c>.</summary>
+    [JsonIgnore]
     public string Kind => $"Conv{Rank}D";
 }
 
