@@ -187,18 +187,12 @@ public sealed class BenchReport
                 json.WriteString("model", m.Model);
                 json.WriteNumber("sessionMs", m.SessionMs);
                 json.WriteNumber("runs", m.Runs);
-                json.WriteNumber("minMs", m.Wall.MinMs);
-                json.WriteNumber("medianMs", m.Wall.MedianMs);
-                json.WriteNumber("p90Ms", m.Wall.P90Ms);
-                json.WriteNumber("meanMs", m.Wall.MeanMs);
+                WriteSpread(json, m.Wall);
                 json.WritePropertyName("threadCpu");
                 if (m.ThreadCpu is { } cpu)
                 {
                     json.WriteStartObject();
-                    json.WriteNumber("minMs", cpu.MinMs);
-                    json.WriteNumber("medianMs", cpu.MedianMs);
-                    json.WriteNumber("p90Ms", cpu.P90Ms);
-                    json.WriteNumber("meanMs", cpu.MeanMs);
+                    WriteSpread(json, cpu);
                     json.WriteEndObject();
                 }
                 else json.WriteNullValue();
@@ -237,6 +231,14 @@ public sealed class BenchReport
             json.WriteEndArray();
             json.WriteEndObject();
         });
+    }
+
+    private static void WriteSpread(Utf8JsonWriter json, Spread spread)
+    {
+        json.WriteNumber("minMs", spread.MinMs);
+        json.WriteNumber("medianMs", spread.MedianMs);
+        json.WriteNumber("p90Ms", spread.P90Ms);
+        json.WriteNumber("meanMs", spread.MeanMs);
     }
 
     private static void WriteNullableNumber(Utf8JsonWriter json, string name, double? value)

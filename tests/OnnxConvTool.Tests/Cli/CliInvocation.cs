@@ -27,7 +27,8 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
     /// </summary>
     public static CliInvocation RunProcessWithin(TimeSpan limit, params string[] args) => RunProcess(ProcessStart(null, args), limit);
 
-    private static CliInvocation RunProcess(ProcessStartInfo start, TimeSpan? limit)
+    /// <summary>Runs <paramref name="start"/> (output redirected) to its end, or kills it and fails after <paramref name="limit"/>.</summary>
+    internal static CliInvocation RunProcess(ProcessStartInfo start, TimeSpan? limit)
     {
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
@@ -36,7 +37,7 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
         {
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
-            Assert.Fail($"onnxconv {string.Join(' ', start.ArgumentList.Skip(1))} did not end within {limit!.Value.TotalSeconds} s");
+            Assert.Fail($"{Path.GetFileName(start.FileName)} {string.Join(' ', start.ArgumentList)} did not end within {limit!.Value.TotalSeconds} s");
         }
         process.WaitForExit();
         return new CliInvocation(process.ExitCode, stdout.Result, stderr.Result);

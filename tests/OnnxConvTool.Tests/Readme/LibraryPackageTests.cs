@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Tests.Cli;
 
 namespace OnnxConvTool.Tests.Readme;
 
@@ -21,12 +22,16 @@ public sealed class LibraryPackageTests : IDisposable
         {
             string folder = Path.Combine(cache, id, _version);
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+            if (Directory.Exists(Path.Combine(cache, id)) && !Directory.EnumerateFileSystemEntries(Path.Combine(cache, id)).Any()) Directory.Delete(Path.Combine(cache, id));
         }
     }
 
     private readonly string _version = $"0.0.0-packagetest.{Guid.NewGuid():N}";
 
-    private static (int ExitCode, string Output) Dotnet(string workingDirectory, params string[] args)
+    /// <summary>Building and restoring under a loaded machine takes minutes; a hang must not stall the test run.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(15);
+
+    private static CliInvocation Dotnet(string workingDirectory, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -38,11 +43,7 @@ public sealed class LibraryPackageTests : IDisposable
         foreach (string arg in args) start.ArgumentList.Add(arg);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        return CliInvocation.RunProcess(start, Limit);
     }
 
     [Fact]
@@ -54,7 +55,7 @@ public sealed class LibraryPackageTests : IDisposable
         {
             // A separate artifacts path keeps this build (at a test version) away from the repository's bin and obj folders.
             var pack = Dotnet(root, "pack", project, "-c", "Release", "-o", packages, $"-p:Version={_version}", "--artifacts-path", _temp.File("build"));
-            Assert.True(pack.ExitCode == 0, pack.Output);
+            Assert.True(pack.ExitCode == 0, pack.ToString());
         }
         Assert.Equal(["OnnxConvTool." + _version + ".nupkg", "OnnxConvTool.Verification." + _version + ".nupkg"],
             Directory.GetFiles(packages).Select(Path.GetFileName).Order());
@@ -90,10 +91,10 @@ public sealed class LibraryPackageTests : IDisposable
 
         string output = _temp.File("optimized.onnx");
         var run = Dotnet(app, "run", "-c", "Release", "--", Path.Combine(root, "models", "resnet_bottleneck.onnx"), output);
-        Assert.True(run.ExitCode == 0, run.Output);
-        Assert.Contains("3 of 4 convolutions are 1x1", run.Output);
-        Assert.Contains("equivalent: ", run.Output);
-        Assert.Contains($"wrote {output}", run.Output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("3 of 4 convolutions are 1x1", run.Stdout);
+        Assert.Contains("equivalent: ", run.Stdout);
+        Assert.Contains($"wrote {output}", run.Stdout);
         Assert.True(File.Exists(output));
     }
 }
