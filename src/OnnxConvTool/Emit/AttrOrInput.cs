@@ -7,6 +7,7 @@ public enum AttrOrInputSource
 {
     /// <summary>Neither the attribute nor the input is present.</summary>
     Absent,
+    /// <summary>The node's attribute.</summary>
     Attribute,
     /// <summary>The input's values are known: a constant, or (with a resolver) values inferred ahead of time.</summary>
     ConstantInput,

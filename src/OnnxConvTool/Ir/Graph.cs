@@ -102,6 +102,7 @@ public sealed class Graph
         Model.ReserveName(newName);
     }
 
+    /// <summary>Appends a graph input named <paramref name="name"/> (unique in the model) with type <paramref name="type"/>.</summary>
     public Value AddInput(string name, TypeProto? type)
     {
         var value = Define(name);

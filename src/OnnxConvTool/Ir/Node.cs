@@ -106,6 +106,7 @@ public sealed class Node
         list.Add(graph);
     }
 
+    /// <summary>The attribute named <paramref name="name"/> as stored in the file, or null.</summary>
     public AttributeProto? Attribute(string name)
     {
         foreach (var a in Proto.Attribute)
@@ -125,6 +126,7 @@ public sealed class Node
     public long[]? GetInts(string name) => Attribute(name) is { } a ? a.Ints.ToArray() : null;
     /// <summary>The float-list attribute <paramref name="name"/>, or null when absent.</summary>
     public float[]? GetFloats(string name) => Attribute(name) is { } a ? a.Floats.ToArray() : null;
+    /// <summary>The tensor attribute <paramref name="name"/>, or null when absent.</summary>
     public TensorProto? GetTensor(string name) => Attribute(name)?.T;
 
     /// <summary>Sets (or replaces) the integer attribute <paramref name="name"/>.</summary>
@@ -133,6 +135,7 @@ public sealed class Node
     public void SetAttribute(string name, float value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Float, F = value });
     /// <summary>Sets (or replaces) the string attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, string value) => Replace(new AttributeProto { Name = name, Type = AttributeType.String, S = ByteString.CopyFromUtf8(value) });
+    /// <summary>Sets (or replaces) the tensor attribute <paramref name="name"/>.</summary>
     public void SetAttribute(string name, TensorProto value) => Replace(new AttributeProto { Name = name, Type = AttributeType.Tensor, T = value });
 
     /// <summary>Sets (or replaces) the integer-list attribute <paramref name="name"/>.</summary>

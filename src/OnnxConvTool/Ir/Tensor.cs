@@ -18,17 +18,20 @@ public sealed record ExternalDataLocation(string FullPath, string Location, long
 /// </summary>
 public sealed class Tensor
 {
+    /// <summary>Wraps <paramref name="proto"/>, whose data lies at <paramref name="external"/> when it is in an external data file.</summary>
     public Tensor(TensorProto proto, ExternalDataLocation? external = null)
     {
         Proto = proto;
         External = external;
     }
 
+    /// <summary>The ONNX tensor record (data inline, or a reference to external data).</summary>
     public TensorProto Proto { get; }
     /// <summary>Where the tensor's data lies in an external data file; null when it is inline.</summary>
     public ExternalDataLocation? External { get; }
     /// <summary>The tensor's name (an initializer's name is its value's name).</summary>
     public string Name { get => Proto.Name; set => Proto.Name = value; }
+    /// <summary>The element type.</summary>
     public DataType ElementType => (DataType)Proto.DataType;
     /// <summary>The tensor's dims.</summary>
     public IReadOnlyList<long> Dims => Proto.Dims;

@@ -96,6 +96,7 @@ public sealed class Value
     /// <summary>True for an initializer that no graph input can override.</summary>
     public bool IsConstantInitializer => Initializer is not null && !IsGraphInput;
 
+    /// <summary>The element type from the value's type, or null when it is not a tensor or the type is unknown.</summary>
     public TensorProto.Types.DataType? ElementType =>
         Type?.TensorType is { } t && t.HasElemType ? (TensorProto.Types.DataType)t.ElemType
         : Initializer?.ElementType;
