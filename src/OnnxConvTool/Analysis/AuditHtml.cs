@@ -49,7 +49,8 @@ public static class AuditHtml
     {
         var layers = report.Layers;
         int n = layers.Count;
-        (double barWidth, double gap) = n switch { <= 60 => (12.0, 4.0), <= 200 => (6.0, 2.0), _ => (3.0, 1.0) };
+        // About 900 px of bars, each 2 to 16 px wide with a quarter of its step as gap; a long model scrolls sideways.
+        double step = Math.Clamp(Math.Floor(900.0 / n), 3, 20), gap = Math.Max(1, Math.Floor(step / 4)), barWidth = step - gap;
         const double left = 64, right = 12, top = 12, plotHeight = 220, bottom = 28;
         double plotWidth = Math.Max(n * (barWidth + gap) + gap, 320);
         double width = left + plotWidth + right, height = top + plotHeight + bottom;

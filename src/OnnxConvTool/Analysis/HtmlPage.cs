@@ -105,7 +105,7 @@ public sealed class HtmlPage(string title)
         dl.facts dt { color: var(--muted); }
         dl.facts dd { margin: 0; word-break: break-all; }
         .scroll { overflow-x: auto; }
-        table { border-collapse: collapse; font-size: 13px; }
+        table { border-collapse: collapse; font-size: 13px; width: max-content; }
         th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
         th { background: #eaeef2; position: sticky; top: 0; white-space: nowrap; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -119,7 +119,7 @@ public sealed class HtmlPage(string title)
         .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: baseline; }
         ul.legend { list-style: none; padding: 0; margin: 4px 0 0; display: flex; flex-wrap: wrap; gap: 4px 16px; }
         details summary { cursor: pointer; }
-        details ul { margin: 4px 0 0; padding-left: 18px; min-width: 24em; }
+        details ul { margin: 4px 0 0; padding-left: 18px; max-width: 36em; }
         li.applies { color: #1a7f37; }
         li.refused { color: var(--muted); }
         .chart svg { display: block; }
