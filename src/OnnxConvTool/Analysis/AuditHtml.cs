@@ -61,7 +61,7 @@ public static class AuditHtml
         for (int tick = 0; tick <= 4; tick++)
         {
             double y = top + plotHeight - plotHeight * tick / 4;
-            string label = Humanize.Count((long)Math.Round(max * tick / 4.0));
+            string label = Humanize.Count((long)Math.Round(max / 4.0 * tick));
             svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" x2=\"{left + plotWidth}\" y1=\"{y:0.#}\" y2=\"{y:0.#}\" stroke=\"#d0d7de\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{label}</text>\n");
         }
