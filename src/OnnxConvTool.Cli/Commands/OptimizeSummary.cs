@@ -187,13 +187,13 @@ internal sealed record OptimizeSummary(
         if (Merges.Count > 0)
         {
             page.Heading(2, $"Merges ({Merges.Count})");
-            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("result")],
+            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("result", Prose: true)],
                 Merges.Select(o => new HtmlRow([o.RuleId, o.GraphPath, NodeCell(o.NodeName), o.Detail])).ToArray(), "merges"));
         }
         if (Explain)
         {
             page.Heading(2, $"Not fused ({NotFused.Count})");
-            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("op"), new("reason")],
+            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("op"), new("reason", Prose: true)],
                 NotFused.Select(o => new HtmlRow([o.RuleId, o.GraphPath, NodeCell(o.NodeName), o.OpType, o.Detail])).ToArray(), "not-fused"));
         }
         if (Run.Verification is { Equivalent: false }) page.Heading(2, "Verification").Preformatted(Run.Verification.RenderText());

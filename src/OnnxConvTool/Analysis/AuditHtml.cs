@@ -52,16 +52,18 @@ public static class AuditHtml
         // About 900 px of bars, each 2 to 16 px wide with a quarter of its step as gap; a long model scrolls sideways.
         double step = Math.Clamp(Math.Floor(900.0 / n), 3, 20), gap = Math.Max(1, Math.Floor(step / 4)), barWidth = step - gap;
         const double left = 64, right = 12, top = 12, plotHeight = 220, bottom = 28;
-        double plotWidth = Math.Max(n * (barWidth + gap) + gap, 320);
+        double plotWidth = Math.Max(n * (barWidth + gap) + gap, 480);
         double width = left + plotWidth + right, height = top + plotHeight + bottom;
         long max = Math.Max(1, layers.Max(l => l.Macs ?? 0));
+        // Four gridlines when the largest count allows distinct labels; none when no count is known.
+        int ticks = layers.Any(l => l.Macs > 0) ? (max >= 4 ? 4 : 1) : 0;
 
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<div class=\"chart scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:0}\" height=\"{height:0}\" viewBox=\"0 0 {width:0} {height:0}\" role=\"img\" aria-label=\"MACs of each of {n} layers in graph order\">\n");
-        for (int tick = 0; tick <= 4; tick++)
+        for (int tick = 1; tick <= ticks; tick++)
         {
-            double y = top + plotHeight - plotHeight * tick / 4;
-            string label = Humanize.Count((long)Math.Round(max / 4.0 * tick));
+            double y = top + plotHeight - plotHeight * tick / ticks;
+            string label = Humanize.Count((long)Math.Round(max / (double)ticks * tick));
             svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" x2=\"{left + plotWidth}\" y1=\"{y:0.#}\" y2=\"{y:0.#}\" stroke=\"#d0d7de\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{label}</text>\n");
         }
@@ -86,7 +88,10 @@ public static class AuditHtml
                 svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + barWidth / 2:0.##}\" y=\"{top + plotHeight + 14}\" text-anchor=\"middle\">{i + 1}</text>\n");
         }
         svg.Append("</g>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" x2=\"{left + plotWidth}\" y1=\"{top + plotHeight}\" y2=\"{top + plotHeight}\" stroke=\"#57606a\"/>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" x2=\"{left + plotWidth}\" y1=\"{top + plotHeight}\" y2=\"{top + plotHeight}\" stroke=\"#57606a\"/>");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{top + plotHeight + 4}\" text-anchor=\"end\">0</text>\n");
+        if (ticks == 0)
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left + 8}\" y=\"{top + plotHeight / 2}\">MACs unknown for every layer: fix the input dims with --shape</text>\n");
         svg.Append("</svg></div>");
         return svg.ToString();
     }

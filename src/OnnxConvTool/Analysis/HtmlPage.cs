@@ -80,7 +80,8 @@ public sealed class HtmlPage(string title)
                 _body.Append("<td");
                 if (i < table.Columns.Count && table.Columns[i].Numeric) _body.Append(" class=\"num\"");
                 if (cell.SortKey is { } key) _body.Append(" data-sort=\"").Append(key.ToString("R", CultureInfo.InvariantCulture)).Append('"');
-                _body.Append('>').Append(cell.Html ?? Escape(cell.Text)).Append("</td>");
+                bool prose = i < table.Columns.Count && table.Columns[i].Prose;
+                _body.Append('>').Append(prose ? "<div class=\"prose\">" : "").Append(cell.Html ?? Escape(cell.Text)).Append(prose ? "</div>" : "").Append("</td>");
             }
             _body.Append("</tr>\n");
         }
@@ -118,6 +119,7 @@ public sealed class HtmlPage(string title)
         td code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; white-space: nowrap; }
         .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: baseline; }
         ul.legend { list-style: none; padding: 0; margin: 4px 0 0; display: flex; flex-wrap: wrap; gap: 4px 16px; }
+        div.prose { max-width: 40em; }
         details summary { cursor: pointer; }
         details ul { margin: 4px 0 0; padding-left: 18px; max-width: 36em; }
         li.applies { color: #1a7f37; }
@@ -178,8 +180,11 @@ public sealed class HtmlPage(string title)
         """;
 }
 
-/// <summary>A column of an <see cref="HtmlTable"/>; a numeric one is right-aligned and sorts by its cells' keys.</summary>
-public sealed record HtmlColumn(string Header, bool Numeric = false);
+/// <summary>
+/// A column of an <see cref="HtmlTable"/>; a numeric one is right-aligned and sorts by its cells' keys; a prose one
+/// (sentences: reasons, results) wraps its text instead of widening the table.
+/// </summary>
+public sealed record HtmlColumn(string Header, bool Numeric = false, bool Prose = false);
 
 /// <summary>A cell: its text (escaped when rendered), or markup the caller built from escaped parts; a number to sort by.</summary>
 public sealed record HtmlCell(string Text, double? SortKey = null, string? Html = null)
