@@ -49,8 +49,8 @@ public static class AuditHtml
     {
         var layers = report.Layers;
         int n = layers.Count;
-        // About 900 px of bars, each 2 to 16 px wide with a quarter of its step as gap; a long model scrolls sideways.
-        double step = Math.Clamp(Math.Floor(900.0 / n), 3, 20), gap = Math.Max(1, Math.Floor(step / 4)), barWidth = step - gap;
+        // About 900 px of bars, each 2 to 30 px wide with a quarter of its step as gap; a long model scrolls sideways.
+        double step = Math.Clamp(Math.Floor(900.0 / n), 3, 40), gap = Math.Max(1, Math.Floor(step / 4)), barWidth = step - gap;
         const double left = 64, right = 12, top = 12, plotHeight = 220, bottom = 28;
         double plotWidth = Math.Max(n * (barWidth + gap) + gap, 480);
         double width = left + plotWidth + right, height = top + plotHeight + bottom;
