@@ -68,6 +68,7 @@ public static class AuditHtml
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{label}</text>\n");
         }
         int labelEvery = Math.Max(1, (int)Math.Ceiling(n / 20.0 / 5) * 5);
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"12\" y=\"{top + plotHeight / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 12 {top + plotHeight / 2})\">MACs</text>\n");
         svg.Append("<g class=\"bars\">\n");
         for (int i = 0; i < n; i++)
         {
