@@ -8,7 +8,7 @@ namespace OnnxConvTool.Verification;
 /// Latencies of one or two models and, for two, which one is faster: a verdict only when the 95 % interval of
 /// the paired ratio MODEL2 ÷ MODEL1 lies wholly on one side of 1, with warnings when the runs spread too widely.
 /// </summary>
-public sealed class BenchReport
+internal sealed class BenchReport
 {
     /// <summary>An interval wider than ±5 % around the ratio is too coarse for the small differences a rewrite makes.</summary>
     public const double WideInterval = 0.05;

@@ -14,7 +14,7 @@ using DataType = TensorProto.Types.DataType;
 /// A dense tensor in host memory as little-endian raw bytes: model inputs (generated, constant, or read
 /// from .npy/.pb files) and stored reference outputs.
 /// </summary>
-public sealed class HostTensor
+internal sealed class HostTensor
 {
     public HostTensor(DataType elementType, long[] shape, byte[] data)
     {
@@ -105,7 +105,7 @@ public sealed class HostTensor
 }
 
 /// <summary>Facts about the element types verification can feed and compare.</summary>
-public static class ElementKinds
+internal static class ElementKinds
 {
     public static bool IsSupported(DataType type) => type is DataType.Float or DataType.Double or DataType.Float16
         or DataType.Bfloat16 or DataType.Int8 or DataType.Int16 or DataType.Int32 or DataType.Int64 or DataType.Uint8

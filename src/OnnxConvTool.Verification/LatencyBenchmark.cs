@@ -8,7 +8,7 @@ namespace OnnxConvTool.Verification;
 /// Settings of <c>onnxconv bench</c>. Inputs are the model's own sizes with batch-like dims 1
 /// (<see cref="InputPlan.DeploymentDims"/>); --shape, --value and --input change them as for verify.
 /// </summary>
-public sealed record BenchOptions
+internal sealed record BenchOptions
 {
     public OptimizationLevel Optimization { get; init; } = OptimizationLevel.All;
     public int Threads { get; init; } = 1;
@@ -23,7 +23,7 @@ public sealed record BenchOptions
 }
 
 /// <summary>Minimum, median, 90th percentile and mean of a set of run times, in milliseconds.</summary>
-public sealed record Spread(double MinMs, double MedianMs, double P90Ms, double MeanMs)
+internal sealed record Spread(double MinMs, double MedianMs, double P90Ms, double MeanMs)
 {
     /// <summary>How far the slow runs lie from the best: (p90 − min) ÷ median.</summary>
     public double Width => (P90Ms - MinMs) / MedianMs;
@@ -42,23 +42,23 @@ public sealed record Spread(double MinMs, double MedianMs, double P90Ms, double 
 /// Latency of one model over the timed runs: wall time, and the calling thread's CPU time (null where the clock
 /// is unavailable), plus the operators that took the most time when profiled.
 /// </summary>
-public sealed record LatencyStats(string Model, double SessionMs, int Runs, Spread Wall, Spread? ThreadCpu)
+internal sealed record LatencyStats(string Model, double SessionMs, int Runs, Spread Wall, Spread? ThreadCpu)
 {
     /// <summary>Operator types by total kernel time under ONNX Runtime's profiler, slowest first (null unless profiled).</summary>
     public OperatorProfile? Profile { get; init; }
 }
 
 /// <summary>One model in an interleaved latency comparison and the optimisation level of its ONNX Runtime session.</summary>
-public sealed record LatencySubject(Model Model, OptimizationLevel Optimization);
+internal sealed record LatencySubject(Model Model, OptimizationLevel Optimization);
 
 /// <summary>Wall-clock and calling-thread CPU time of one timed run, in milliseconds (CPU time is NaN off Linux).</summary>
-public readonly record struct RunTiming(double WallMs, double ThreadCpuMs);
+internal readonly record struct RunTiming(double WallMs, double ThreadCpuMs);
 
 /// <summary>
 /// Every timed run of every subject, in subject order. Run i of each subject was taken in the same round,
 /// so runs pair across subjects.
 /// </summary>
-public sealed record InterleavedTimings(string Engine, IReadOnlyList<TrialInput> Inputs, IReadOnlyList<double> SessionMs,
+internal sealed record InterleavedTimings(string Engine, IReadOnlyList<TrialInput> Inputs, IReadOnlyList<double> SessionMs,
     IReadOnlyList<IReadOnlyList<RunTiming>> Runs)
 {
     /// <summary>The tensors every subject ran on.</summary>
@@ -69,7 +69,7 @@ public sealed record InterleavedTimings(string Engine, IReadOnlyList<TrialInput>
 /// Times models on the same inputs: warm-up runs, then rounds in which every model runs once, the first model
 /// of each round rotating, so all see the same machine load and none always runs first.
 /// </summary>
-public static class LatencyBenchmark
+internal static class LatencyBenchmark
 {
     public static BenchReport Run(IReadOnlyList<Model> models, BenchOptions options, CancellationToken cancellation = default)
     {

@@ -11,7 +11,7 @@ using DataType = TensorProto.Types.DataType;
 /// Reads NumPy <c>.npy</c> files (format versions 1–3): little-endian (or single-byte) numeric and bool
 /// arrays in C order. Big-endian data, Fortran order and object arrays are refused with a reason.
 /// </summary>
-public static partial class NpyReader
+internal static partial class NpyReader
 {
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 

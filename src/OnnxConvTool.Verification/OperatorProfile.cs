@@ -1,13 +1,13 @@
 namespace OnnxConvTool.Verification;
 
 /// <summary>Kernel time of one operator type in a profiled model: per run, its share of all kernel time, and how many nodes ran it.</summary>
-public sealed record OperatorTime(string OpType, double MsPerRun, double Share, int Nodes);
+internal sealed record OperatorTime(string OpType, double MsPerRun, double Share, int Nodes);
 
 /// <summary>
 /// Where a model's time goes, from ONNX Runtime's profiler: kernel time summed per operator type over the
 /// profiled runs, slowest first. Time outside kernels (input copies, the executor's bookkeeping) is not counted.
 /// </summary>
-public sealed record OperatorProfile(int Runs, double KernelMsPerRun, IReadOnlyList<OperatorTime> Operators)
+internal sealed record OperatorProfile(int Runs, double KernelMsPerRun, IReadOnlyList<OperatorTime> Operators)
 {
     /// <summary>Operator types shown in text and markdown reports (JSON lists all).</summary>
     public const int Shown = 10;

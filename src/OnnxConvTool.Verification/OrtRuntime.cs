@@ -6,7 +6,7 @@ using OnnxConvTool.Ir;
 namespace OnnxConvTool.Verification;
 
 /// <summary>How much ONNX Runtime may optimise a session's graph before running it.</summary>
-public enum OptimizationLevel
+internal enum OptimizationLevel
 {
     /// <summary>No graph optimisation at all: what <c>verify</c> always uses, so ORT's own fusions cannot hide a bug.</summary>
     None,
@@ -16,7 +16,7 @@ public enum OptimizationLevel
 }
 
 /// <summary>Session settings for one run of ONNX Runtime's CPU provider.</summary>
-public sealed record SessionSettings(OptimizationLevel Optimization = OptimizationLevel.None, int IntraOpThreads = 1)
+internal sealed record SessionSettings(OptimizationLevel Optimization = OptimizationLevel.None, int IntraOpThreads = 1)
 {
     /// <summary>When set, ONNX Runtime's profiler records every node run to a file with this path prefix (its folder is created).</summary>
     internal string? ProfilePrefix { get; init; }

@@ -7,7 +7,7 @@ namespace OnnxConvTool.Verification;
 /// geometric mean of the per-pair ratios, with a 95 % confidence interval from Student's t on their logarithms.
 /// Pairing cancels the machine's slow drifts in load, which would otherwise dominate the spread.
 /// </summary>
-public sealed record PairedRatio(double Ratio, double Lower, double Upper, int Pairs)
+internal sealed record PairedRatio(double Ratio, double Lower, double Upper, int Pairs)
 {
     /// <summary>The ratio and its interval from paired runs (at least two pairs, every time positive).</summary>
     public static PairedRatio Of(IReadOnlyList<double> contender, IReadOnlyList<double> baseline)

@@ -93,7 +93,7 @@ public sealed record OutputComparison
 /// own magnitude, which the unchanged rtol·|a| still catches.
 /// </para>
 /// </summary>
-public static class TensorComparer
+internal static class TensorComparer
 {
     private const int Chunk = 4096;
 

@@ -5,10 +5,10 @@ using OnnxConvTool.Onnx;
 namespace OnnxConvTool.Verification;
 
 /// <summary>A tensor read from a file, with the name stored in it (empty for .npy or unnamed .pb).</summary>
-public sealed record NamedTensor(string Name, HostTensor Tensor);
+internal sealed record NamedTensor(string Name, HostTensor Tensor);
 
 /// <summary>Reads input tensors from NumPy <c>.npy</c> or serialized ONNX <c>TensorProto</c> (<c>.pb</c>) files.</summary>
-public static class TensorFiles
+internal static class TensorFiles
 {
     /// <summary>Header room allowed beside the data: a .npy header, or a TensorProto's name, dims and doc string.</summary>
     private const long HeaderAllowance = 1L << 20;

@@ -27,6 +27,7 @@ public static class AuditHtml
     /// <summary>A layer of unknown MACs gets a short outlined stub: present and hoverable, but claiming no size.</summary>
     private const double UnknownMacsHeight = 8;
 
+    /// <summary>The audit as the page of <c>onnxconv audit --format html</c>: one self-contained HTML document.</summary>
     public static string Render(AuditReport report)
     {
         var page = new HtmlPage(AuditFormatter.Title(report));

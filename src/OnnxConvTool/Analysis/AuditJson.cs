@@ -22,7 +22,7 @@ public static class AuditJson
 }
 
 /// <summary>A dimension as JSON: a number when known, its symbol's name as a string when symbolic, null when unknown.</summary>
-public sealed class DimJsonConverter : JsonConverter<Dim>
+internal sealed class DimJsonConverter : JsonConverter<Dim>
 {
     public override Dim Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
     {

@@ -14,7 +14,7 @@ namespace OnnxConvTool.Analysis;
 /// Conv: |Y| · (C/group) · ∏kernel (Y = [N, M, o₁, …]). ConvTranspose: |X| · (M/group) · ∏kernel
 /// (X = [N, C, i₁, …], W = [C, M/group, k…]). MatMul: |Y| · K (K = last dim of A). Gemm: M · N · K.
 /// </remarks>
-public static class CostModel
+internal static class CostModel
 {
     /// <summary>Whether the node is a Conv, ConvTranspose, MatMul or Gemm whose work counts (one with no output computes nothing).</summary>
     public static bool CountsMacs(Node node) =>

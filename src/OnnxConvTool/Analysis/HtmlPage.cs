@@ -9,7 +9,7 @@ namespace OnnxConvTool.Analysis;
 /// security policy that forbids every fetch, so the page never touches the network. Every model-provided string goes
 /// through <see cref="Escape"/>; without JavaScript the tables read as plain tables in graph order.
 /// </summary>
-public sealed class HtmlPage(string title)
+internal sealed class HtmlPage(string title)
 {
     private readonly StringBuilder _body = new();
 
@@ -184,14 +184,14 @@ public sealed class HtmlPage(string title)
 /// A column of an <see cref="HtmlTable"/>; a numeric one is right-aligned and sorts by its cells' keys; a prose one
 /// (sentences: reasons, results) wraps its text instead of widening the table.
 /// </summary>
-public sealed record HtmlColumn(string Header, bool Numeric = false, bool Prose = false);
+internal sealed record HtmlColumn(string Header, bool Numeric = false, bool Prose = false);
 
 /// <summary>A cell: its text (escaped when rendered), or markup the caller built from escaped parts; a number to sort by.</summary>
-public sealed record HtmlCell(string Text, double? SortKey = null, string? Html = null)
+internal sealed record HtmlCell(string Text, double? SortKey = null, string? Html = null)
 {
     public static implicit operator HtmlCell(string text) => new(text);
 }
 
-public sealed record HtmlRow(IReadOnlyList<HtmlCell> Cells, string? Id = null, string? Class = null);
+internal sealed record HtmlRow(IReadOnlyList<HtmlCell> Cells, string? Id = null, string? Class = null);
 
-public sealed record HtmlTable(IReadOnlyList<HtmlColumn> Columns, IReadOnlyList<HtmlRow> Rows, string? Id = null);
+internal sealed record HtmlTable(IReadOnlyList<HtmlColumn> Columns, IReadOnlyList<HtmlRow> Rows, string? Id = null);

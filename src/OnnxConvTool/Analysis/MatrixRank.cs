@@ -8,7 +8,7 @@ namespace OnnxConvTool.Analysis;
 /// <param name="FullRank">min(rows, columns): the largest rank the matrix can have.</param>
 /// <param name="LargestSingularValue">σmax, to about 15 significant digits.</param>
 /// <param name="Tolerance">max(rows, columns) · eps · σmax, as numpy's <c>matrix_rank</c> computes it.</param>
-public sealed record NumericalRank(int Rank, int FullRank, double LargestSingularValue, double Tolerance)
+internal sealed record NumericalRank(int Rank, int FullRank, double LargestSingularValue, double Tolerance)
 {
     public bool IsDeficient => Rank < FullRank;
 }
@@ -34,7 +34,7 @@ public sealed record NumericalRank(int Rank, int FullRank, double LargestSingula
 /// A block-diagonal matrix (a grouped convolution) has the union of its blocks' singular values, so its
 /// rank is the sum of the blocks' counts with one global tolerance — numpy's rank of the assembled matrix.
 /// </remarks>
-public static class MatrixRank
+internal static class MatrixRank
 {
     /// <summary>Machine epsilon of float32 (2⁻²³), numpy's <c>finfo(float32).eps</c>.</summary>
     public const double Float32Epsilon = 1.1920928955078125e-07;

@@ -189,7 +189,7 @@ public sealed record Conv1x1Summary(int Conv, int Conv1x1, long? Macs, long? Con
 }
 
 /// <summary>Short human forms of large numbers for text reports (JSON keeps exact numbers).</summary>
-public static class Humanize
+internal static class Humanize
 {
     public static string Count(long value) => value switch
     {

@@ -11,7 +11,7 @@ namespace OnnxConvTool.Analysis;
 /// each reader of the conv's output (a BatchNormalization or constant Mul after it, the next conv of a chain, the Add
 /// of a RepVGG block): the conv takes part when the rule applies at either.
 /// </summary>
-public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders = false) : IConv1x1RewriteCheck
+internal sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders = false) : IConv1x1RewriteCheck
 {
     private RewriteContext? _context;
 
@@ -44,7 +44,7 @@ public sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReaders 
 }
 
 /// <summary>The checks the audit runs per 1x1 convolution, made from the rule catalogue.</summary>
-public static class Conv1x1Checks
+internal static class Conv1x1Checks
 {
     private static readonly string[] AwayFromConv =
         Enum.GetValues<RewriteTarget>().Where(t => t != RewriteTarget.Conv).Select(RuleCatalog.TargetRuleId).ToArray();

@@ -16,13 +16,13 @@ public enum AttrOrInputSource
 }
 
 /// <summary>An int list read by <see cref="AttrOrInput"/>.</summary>
-public sealed record AttrOrInputInts(AttrOrInputSource Source, long[]? Values, string Description)
+internal sealed record AttrOrInputInts(AttrOrInputSource Source, long[]? Values, string Description)
 {
     public bool IsKnown => Values is not null;
 }
 
 /// <summary>Where a node keeps a value at its opset: in attribute <see cref="Attribute"/>, or at input <see cref="Input"/>, or nowhere (both unset).</summary>
-public readonly record struct AttrOrInputSlot(string? Attribute, int Input)
+internal readonly record struct AttrOrInputSlot(string? Attribute, int Input)
 {
     public static AttrOrInputSlot InAttribute(string name) => new(name, -1);
     public static AttrOrInputSlot AtInput(int index) => new(null, index);
@@ -36,7 +36,7 @@ public readonly record struct AttrOrInputSlot(string? Attribute, int Input)
 /// moved what. An input's values come from a constant, or from a caller's resolver (shape inference passes
 /// the values it folded).
 /// </summary>
-public static class AttrOrInput
+internal static class AttrOrInput
 {
     /// <summary>Where <paramref name="opType"/> keeps <paramref name="name"/> at <paramref name="opset"/>.</summary>
     /// <exception cref="ArgumentException">The op never moved <paramref name="name"/> between attribute and input.</exception>

@@ -11,7 +11,7 @@ using DataType = TensorProto.Types.DataType;
 /// <see cref="OpsetFormException"/>, and rules check <see cref="OpsetVersion"/> while matching so that
 /// this does not happen during a rewrite.
 /// </summary>
-public sealed class OpBuilder
+internal sealed class OpBuilder
 {
     private readonly Node? _insertBefore;
     private readonly string _namePrefix;
@@ -301,4 +301,4 @@ public sealed class OpBuilder
 }
 
 /// <summary>An op form the model's opset does not have; the opset is never raised to make room for it.</summary>
-public sealed class OpsetFormException(string message) : OnnxConvException(ExitCode.Unsupported, message);
+internal sealed class OpsetFormException(string message) : OnnxConvException(ExitCode.Unsupported, message);

@@ -9,7 +9,7 @@ using DataType = TensorProto.Types.DataType;
 /// The opset versions (default ONNX domain) at which the ops this tool emits changed form or
 /// gained element types. <see cref="OpBuilder"/> picks the form; rules ask here before they match.
 /// </summary>
-public static class OpsetVersion
+internal static class OpsetVersion
 {
     /// <summary>Reshape takes <c>shape</c> as an input (before: an attribute).</summary>
     public const int ReshapeShapeInput = 5;

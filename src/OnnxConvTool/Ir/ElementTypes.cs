@@ -5,7 +5,7 @@ namespace OnnxConvTool.Ir;
 using DataType = TensorProto.Types.DataType;
 
 /// <summary>Facts about ONNX element types: size, name, which typed field holds them.</summary>
-public static class ElementTypes
+internal static class ElementTypes
 {
     /// <summary>Bits per element, or 0 for types without a fixed size (string, undefined).</summary>
     public static int BitsPerElement(DataType type) => type switch

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace OnnxConvTool.Ir;
 
 /// <summary>What kind of file system entry a path names (symbolic links followed).</summary>
-public enum FileKind
+internal enum FileKind
 {
     Missing,
     Regular,
@@ -15,7 +15,7 @@ public enum FileKind
 }
 
 /// <summary>A path's kind, hard link count, size and identity (device and inode; zero where the OS does not say).</summary>
-public sealed record FileStatus(FileKind Kind, long Size, int LinkCount, ulong Device, ulong Inode)
+internal sealed record FileStatus(FileKind Kind, long Size, int LinkCount, ulong Device, ulong Inode)
 {
     public static readonly FileStatus Missing = new(FileKind.Missing, 0, 0, 0, 0);
 
@@ -35,7 +35,7 @@ public sealed record FileStatus(FileKind Kind, long Size, int LinkCount, ulong D
     };
 }
 
-public static partial class FilePaths
+internal static partial class FilePaths
 {
     /// <summary>The full path with every symbolic link along it resolved (parts that do not exist are kept as written).</summary>
     public static string RealPath(string path)

@@ -6,7 +6,7 @@ namespace OnnxConvTool.Ir;
 /// opset imports present for every domain used, and initializer data sizes matching dims × element size.
 /// Linear in the size of the model.
 /// </summary>
-public static class GraphValidator
+internal static class GraphValidator
 {
     /// <summary>All violations, as sentences; empty when the model is valid.</summary>
     public static List<string> Validate(Model model)

@@ -11,7 +11,7 @@ namespace OnnxConvTool.Ir;
 /// unpredictable hidden name in the destination's folder: <c>.NAME.PID.RANDOM.tmp</c>. The writer's PID
 /// in the name lets a later write to the same destination remove temps a killed process left behind.
 /// </summary>
-public static class TempFiles
+internal static class TempFiles
 {
     private static readonly ConcurrentDictionary<string, byte> Live = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, byte> LiveFolders = new(StringComparer.Ordinal);

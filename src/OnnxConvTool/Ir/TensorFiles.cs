@@ -7,7 +7,7 @@ namespace OnnxConvTool.Ir;
 /// Single serialized TensorProto files, such as the <c>input_N.pb</c> and <c>output_N.pb</c> files of
 /// ONNX test cases.
 /// </summary>
-public static class TensorProtoFile
+internal static class TensorProtoFile
 {
     /// <summary>Reads the tensor at <paramref name="path"/> and checks its data agrees with its dims and type.</summary>
     /// <exception cref="ModelRejectedException">The file is missing, empty, not a TensorProto, or its data is inconsistent.</exception>

@@ -5,7 +5,7 @@ namespace OnnxConvTool.Numerics;
 /// 1x1 convolution, kernel centre-padding and concatenation. Weights are row-major <c>[M, C/group, k…]</c> arrays
 /// described by their out channels, in channels per group and kernel volume (the product of the kernel dims).
 /// </summary>
-public static class ConvMergeMath
+internal static class ConvMergeMath
 {
     /// <summary>A grouped weight <c>[M, C/g, K]</c> as the dense <c>[M, C, K]</c> it stands for (zeros off the diagonal blocks).</summary>
     public static double[] ExpandGroups(ReadOnlySpan<double> weight, long outChannels, long inPerGroup, long kernelVolume, long group)

@@ -5,7 +5,7 @@ namespace OnnxConvTool.Numerics;
 /// weight is [M, C/g, k…]; a ConvTranspose weight is [C, M/g, k…]. Output channel m of group gi is
 /// gi·(M/g) + j for the weight's j along its per-group output axis.
 /// </summary>
-public static class ConvWeightMath
+internal static class ConvWeightMath
 {
     /// <summary>
     /// <c>a·Conv(x; W, b) + d = Conv(x; W′, b′)</c> with <c>W′ = W·a</c> per output channel and <c>b′ = a·b + d</c>

@@ -11,7 +11,7 @@ using DataType = TensorProto.Types.DataType;
 /// bfloat16): decoding raw little-endian data, encoding with a single round-to-nearest-even step (never via an
 /// intermediate type), overflow detection, and the distance of a stored value from its float64 truth in ULPs.
 /// </summary>
-public static class FloatElements
+internal static class FloatElements
 {
     /// <summary>True for the types this class converts: float, double, float16, bfloat16.</summary>
     public static bool IsSupported(DataType type) => ElementTypes.IsFloatingPoint(type);

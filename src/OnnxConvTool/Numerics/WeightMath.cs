@@ -9,7 +9,7 @@ using DataType = TensorProto.Types.DataType;
 /// Float64 arithmetic on row-major weight arrays: the one place rules compute folded or rearranged weights.
 /// Arrays are plain <c>double[]</c> with their dims beside them; nothing here touches a protobuf.
 /// </summary>
-public static class WeightMath
+internal static class WeightMath
 {
     public static long ElementCount(IReadOnlyList<long> dims)
     {
@@ -177,4 +177,4 @@ public static class WeightMath
 }
 
 /// <summary>A tensor computed in float64 and stored once-rounded, with its largest deviation from the float64 truth in ULPs.</summary>
-public sealed record RoundedTensor(Tensor Tensor, double MaxDeviationUlps);
+internal sealed record RoundedTensor(Tensor Tensor, double MaxDeviationUlps);

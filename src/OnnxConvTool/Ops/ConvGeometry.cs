@@ -3,7 +3,7 @@ using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Ops;
 
-public enum AutoPad
+internal enum AutoPad
 {
     NotSet,
     SameUpper,
@@ -30,7 +30,7 @@ public enum AutoPad
 /// <param name="OutChannels">M, from the weight's shape; null when unknown.</param>
 /// <param name="InChannelsPerGroup">C/group, from the weight's shape; null when unknown.</param>
 /// <param name="Problem">Why the geometry is unusable, or null.</param>
-public sealed record ConvGeometry(
+internal sealed record ConvGeometry(
     long[]? Kernel,
     long Group,
     long[] Strides,

@@ -8,7 +8,7 @@ namespace OnnxConvTool.Ops;
 /// dims in <see cref="Symbols"/> (empty when every dim is known). Counts over the same symbols add and compare;
 /// a figure with symbols reads "per unit" of them (per N, per N·H·W).
 /// </summary>
-public sealed record MacCount(long Coefficient, IReadOnlyList<string> Symbols)
+internal sealed record MacCount(long Coefficient, IReadOnlyList<string> Symbols)
 {
     /// <summary>
     /// A Conv's MACs: every element of its output <c>[N, M, o…]</c> sums <paramref name="inPerGroup"/> ×
@@ -60,7 +60,7 @@ public sealed record MacCount(long Coefficient, IReadOnlyList<string> Symbols)
 /// What a merge does to the arithmetic: MACs and parameters before (the convolutions it replaces) and after (the
 /// merged one). <see cref="WhyNotCheaper"/> is the cost model's verdict.
 /// </summary>
-public sealed record MergeCost(MacCount MacsBefore, MacCount MacsAfter, long ParametersBefore, long ParametersAfter)
+internal sealed record MergeCost(MacCount MacsBefore, MacCount MacsAfter, long ParametersBefore, long ParametersAfter)
 {
     /// <summary>MACs after / before.</summary>
     public double Ratio => MacsBefore.Coefficient == 0 ? 1 : (double)MacsAfter.Coefficient / MacsBefore.Coefficient;

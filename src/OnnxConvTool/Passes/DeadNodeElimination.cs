@@ -8,7 +8,7 @@ namespace OnnxConvTool.Passes;
 /// output), in every graph. Nodes are visited last to first, so a whole dead chain goes in one pass; the constants
 /// only they used go with them. Other domains' nodes stay: they may act through side effects.
 /// </summary>
-public sealed class DeadNodeElimination : IGraphPass
+internal sealed class DeadNodeElimination : IGraphPass
 {
     public string Name => "dead-nodes";
 

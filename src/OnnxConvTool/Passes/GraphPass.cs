@@ -4,7 +4,7 @@ using OnnxConvTool.Rewriting;
 namespace OnnxConvTool.Passes;
 
 /// <summary>A whole-model clean-up step. Every change goes through the <see cref="GraphRewriter"/>, which records renames.</summary>
-public interface IGraphPass
+internal interface IGraphPass
 {
     /// <summary>Stable kebab-case name shown in reports, e.g. <c>dead-nodes</c>.</summary>
     string Name { get; }
@@ -13,7 +13,7 @@ public interface IGraphPass
 }
 
 /// <summary>What one run of a pass did: whether it changed the model, and how many nodes or initializers it removed.</summary>
-public sealed record PassResult(string Pass, bool Modified, int Removed)
+internal sealed record PassResult(string Pass, bool Modified, int Removed)
 {
     public static PassResult Unchanged(string pass) => new(pass, false, 0);
 }
@@ -29,7 +29,7 @@ public sealed record PassManagerResult(IReadOnlyDictionary<string, int> RemovedB
 /// Runs passes in order, round after round, until a round changes nothing (a fixpoint) or <see cref="MaxRounds"/>
 /// rounds ran. Each pass is linear in the model's size, so a run is too (times the rounds, usually two).
 /// </summary>
-public sealed class PassManager(IReadOnlyList<IGraphPass> passes, int maxRounds = 8)
+internal sealed class PassManager(IReadOnlyList<IGraphPass> passes, int maxRounds = 8)
 {
     /// <summary>The clean-up passes <c>optimize</c> runs: Identity elimination, dead nodes, unused initializers.</summary>
     public static PassManager CleanUp() => new([new IdentityElimination(), new DeadNodeElimination(), new UnusedInitializerElimination()]);

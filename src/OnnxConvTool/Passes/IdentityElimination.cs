@@ -11,7 +11,7 @@ namespace OnnxConvTool.Passes;
 /// 2. a reader sits in a subgraph that defines a value of the input's name, which would shadow the input there.
 /// When the output is a graph output, the input takes over its name, so the interface keeps its names.
 /// </summary>
-public sealed class IdentityElimination : IGraphPass
+internal sealed class IdentityElimination : IGraphPass
 {
     public string Name => "identity";
 

@@ -8,7 +8,7 @@ namespace OnnxConvTool.Passes;
 /// interface and stays; so does one listed as a graph output. Unused <c>Constant</c> nodes go with
 /// <see cref="DeadNodeElimination"/>.
 /// </summary>
-public sealed class UnusedInitializerElimination : IGraphPass
+internal sealed class UnusedInitializerElimination : IGraphPass
 {
     public string Name => "unused-initializers";
 

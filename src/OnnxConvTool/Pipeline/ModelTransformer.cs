@@ -8,10 +8,10 @@ namespace OnnxConvTool.Pipeline;
 public abstract record TransformStage(string Name);
 
 /// <summary>Rules run by the <see cref="RewriteDriver"/>: to a fixpoint, or one sweep.</summary>
-public sealed record RuleStage(string Name, IReadOnlyList<IRewriteRule> Rules, bool Fixpoint) : TransformStage(Name);
+internal sealed record RuleStage(string Name, IReadOnlyList<IRewriteRule> Rules, bool Fixpoint) : TransformStage(Name);
 
 /// <summary>Clean-up passes run by a <see cref="PassManager"/> to their own fixpoint.</summary>
-public sealed record PassStage(string Name, PassManager Passes) : TransformStage(Name);
+internal sealed record PassStage(string Name, PassManager Passes) : TransformStage(Name);
 
 /// <summary>The stages to run and the options every rule stage shares (node selection, self-checks, visit cap).</summary>
 public sealed record TransformPlan(IReadOnlyList<TransformStage> Stages, RewriteOptions? Options = null);

@@ -11,7 +11,7 @@ using DataType = TensorProto.Types.DataType;
 /// The guard checklist every fusion and rewrite reuses. Each guard returns null when it holds, or the
 /// sentence that explains why the rewrite must not happen.
 /// </summary>
-public static class FusionGuards
+internal static class FusionGuards
 {
     /// <summary>An intermediate value the rewrite swallows: exactly one consumer and not a graph output.</summary>
     public static string? SingleConsumer(Value value)

@@ -9,7 +9,7 @@ namespace OnnxConvTool.Rewriting;
 /// an old→new value-name map (for <c>verify --localize</c>), what it created and removed, and which surviving
 /// nodes a rewrite touched (so a fixpoint driver revisits them). Every operation is O(1) amortised in graph size.
 /// </summary>
-public sealed class GraphRewriter
+internal sealed class GraphRewriter
 {
     private readonly Dictionary<string, string> _valueNameMap = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _originalNamesByCurrent = new(StringComparer.Ordinal);

@@ -1,10 +1,10 @@
 namespace OnnxConvTool.Rewriting;
 
 /// <summary>Why a pattern did not match: one sentence a user can read (audit and the rewrite report show it).</summary>
-public readonly record struct MatchFailure(string Reason);
+internal readonly record struct MatchFailure(string Reason);
 
 /// <summary>The outcome of <see cref="RewriteRule{TMatch}.TryMatch"/>: an immutable match record, or a failure sentence.</summary>
-public readonly struct MatchResult<TMatch> where TMatch : class
+internal readonly struct MatchResult<TMatch> where TMatch : class
 {
     private MatchResult(TMatch? match, string? reason)
     {
@@ -22,7 +22,7 @@ public readonly struct MatchResult<TMatch> where TMatch : class
     public override string ToString() => Succeeded ? $"match: {Match}" : $"no match: {FailureReason}";
 }
 
-public static class MatchResult
+internal static class MatchResult
 {
     /// <summary>A failed match; <paramref name="reason"/> is a sentence such as "W is not a constant initializer".</summary>
     public static MatchFailure Fail(string reason) => new(reason);

@@ -8,7 +8,7 @@ namespace OnnxConvTool.Rewriting;
 /// when a rewrite replaces a value, <see cref="GraphRewriter"/> carries the old value's shape over to the new one,
 /// and the driver infers the outputs of the nodes a rewrite created (<see cref="RefreshShapes"/>).
 /// </summary>
-public sealed class RewriteContext
+internal sealed class RewriteContext
 {
     private ShapeInferenceResult? _shapes;
     private readonly Dictionary<Value, TensorShape> _carried = [];

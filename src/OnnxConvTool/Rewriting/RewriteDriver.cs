@@ -88,7 +88,7 @@ public sealed record RewriteResult(IReadOnlyList<CandidateOutcome> Outcomes, IRe
 /// original candidate keeps one outcome per rule (a later success replaces an earlier "not applicable").
 /// Apart from what the rules do, a run costs O(nodes + rewrites).
 /// </summary>
-public static class RewriteDriver
+internal static class RewriteDriver
 {
     /// <exception cref="InvalidOperationException">A rewrite left the model invalid, or a match changed the graph (a bug in a rule).</exception>
     public static RewriteResult Run(Model model, IReadOnlyList<IRewriteRule> rules, RewriteOptions? options = null, CancellationToken cancellation = default)

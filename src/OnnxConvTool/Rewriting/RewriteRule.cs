@@ -3,7 +3,7 @@ using OnnxConvTool.Ir;
 namespace OnnxConvTool.Rewriting;
 
 /// <summary>What the driver needs from any rule, whatever its match type.</summary>
-public interface IRewriteRule
+internal interface IRewriteRule
 {
     /// <summary>Stable kebab-case id (part of the CLI), e.g. <c>conv1x1-to-matmul</c>.</summary>
     string Id { get; }
@@ -32,14 +32,14 @@ public interface IRewriteRule
 /// is the largest deviation, in ULPs of the stored element type, of a value the rewrite folded from its float64
 /// recomputation (see <see cref="GraphRewriter.ReportDeviationUlps"/>); null when the rule computed no weights.
 /// </summary>
-public sealed record RuleAttempt(bool Applied, string Detail, double? DeviationUlps = null);
+internal sealed record RuleAttempt(bool Applied, string Detail, double? DeviationUlps = null);
 
 /// <summary>
 /// A rewrite rule in two phases: a pure <see cref="TryMatch"/> that reads the graph and returns an immutable
 /// match record or a failure sentence, and <see cref="Rewrite"/> that performs every mutation through the
 /// <see cref="GraphRewriter"/>. Patterns are rooted at their last node and match upward.
 /// </summary>
-public abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
+internal abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
 {
     public abstract string Id { get; }
     public abstract string Summary { get; }

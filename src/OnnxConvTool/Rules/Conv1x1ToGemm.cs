@@ -6,7 +6,7 @@ using OnnxConvTool.Rewriting;
 namespace OnnxConvTool.Rules;
 
 /// <summary>A 1x1 Conv matched for Gemm, or, when Gemm does not fit, its MatMul match and the reason.</summary>
-public sealed record Conv1x1GemmMatch(Conv1x1Match Conv, bool UseGemm, string? WhyNotGemm);
+internal sealed record Conv1x1GemmMatch(Conv1x1Match Conv, bool UseGemm, string? WhyNotGemm);
 
 /// <summary>
 /// Replaces a 1x1 Conv on a 1×1 spatial map with <c>Gemm(Flatten(X), W, B, transB=1)</c>; elsewhere falls back
@@ -23,7 +23,7 @@ public sealed record Conv1x1GemmMatch(Conv1x1Match Conv, bool UseGemm, string? W
 /// (5) before opset 11 Gemm needs a bias (C is required). All of
 /// <see cref="Conv1x1ToMatMul"/>'s preconditions apply first.</para>
 /// </remarks>
-public sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
+internal sealed class Conv1x1ToGemm : RewriteRule<Conv1x1GemmMatch>
 {
     public const string RuleId = "conv1x1-to-gemm";
 

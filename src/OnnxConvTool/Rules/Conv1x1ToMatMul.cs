@@ -11,7 +11,7 @@ namespace OnnxConvTool.Rules;
 using DataType = TensorProto.Types.DataType;
 
 /// <summary>How a 1x1 Conv's channel mixing is expressed.</summary>
-public enum ChannelMapKind
+internal enum ChannelMapKind
 {
     /// <summary>group = 1: <c>MatMul(W[M,C], X[N,C,D])</c>.</summary>
     Dense,
@@ -24,7 +24,7 @@ public enum ChannelMapKind
 }
 
 /// <summary>A matched 1x1 Conv and everything its rewrite needs, decided while matching.</summary>
-public sealed record Conv1x1Match(
+internal sealed record Conv1x1Match(
     Node Conv,
     ConvGeometry Geometry,
     ChannelMapKind Kind,
@@ -62,7 +62,7 @@ public sealed record Conv1x1Match(
 /// A constant weight (initializer or Constant node) is reshaped offline into a new constant; the original
 /// is never modified, and is removed only when nothing else uses it.</para>
 /// </remarks>
-public sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
+internal sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
 {
     public const string RuleId = "conv1x1-to-matmul";
 

@@ -9,7 +9,7 @@ namespace OnnxConvTool.Rules;
 using DataType = TensorProto.Types.DataType;
 
 /// <summary>Where the channel axis of the data operand sits.</summary>
-public enum MatMulLayout
+internal enum MatMulLayout
 {
     /// <summary><c>X[…, K] · W[K, M]</c> (MatMul with the weight on the right, or Gemm): channels last.</summary>
     ChannelsLast,
@@ -18,7 +18,7 @@ public enum MatMulLayout
 }
 
 /// <summary>A matched MatMul/Gemm with its folded bias, as an out-channels × in-channels weight and a bias per out channel.</summary>
-public sealed record MatMulConvMatch(
+internal sealed record MatMulConvMatch(
     Node Root,
     Node? BiasAdd,
     Value Data,
@@ -46,7 +46,7 @@ public sealed record MatMulConvMatch(
 /// on the left); (4) a Gemm's C (and a folded Add's constant) broadcast along the out channels only;
 /// (5) the element type is a float type that Conv accepts at the model's opset (bfloat16 from opset 22).</para>
 /// </remarks>
-public sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
+internal sealed class MatMulToConv1x1 : RewriteRule<MatMulConvMatch>
 {
     public const string RuleId = "matmul-to-conv1x1";
 

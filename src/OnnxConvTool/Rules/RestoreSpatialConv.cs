@@ -7,7 +7,7 @@ using OnnxConvTool.Rewriting;
 namespace OnnxConvTool.Rules;
 
 /// <summary>Which scaffolding a <see cref="RestoreSpatialConv"/> match takes down.</summary>
-public enum SpatialScaffold
+internal enum SpatialScaffold
 {
     /// <summary>Reshape to [N, …, D], a channel map (Conv1D, MatMul or Mul, optional bias Add), Reshape back to [N, M, d…].</summary>
     Flattened,
@@ -21,7 +21,7 @@ public enum SpatialScaffold
 /// A matched scaffold: the spatial input, the Conv's weight <c>[M, C/g, 1…]</c> and bias (a constant, or a run-time
 /// weight of the Conv's rank), group, strides, and the nodes that go.
 /// </summary>
-public sealed record SpatialConvMatch(SpatialScaffold Scaffold, Node Root, Value Input, int SpatialRank, long Group, long[] Strides,
+internal sealed record SpatialConvMatch(SpatialScaffold Scaffold, Node Root, Value Input, int SpatialRank, long Group, long[] Strides,
     Tensor? Weight, Value? RuntimeWeight, Tensor? Bias, Value? RuntimeBias, Node? Strided, IReadOnlyList<Node> Removed);
 
 /// <summary>
@@ -39,7 +39,7 @@ public sealed record SpatialConvMatch(SpatialScaffold Scaffold, Node Root, Value
 /// (4) the weight is a constant, or a run-time value whose rank is the Conv's with 1s past the channels; the bias a
 /// constant per output channel; (5) a subsampling Slice starts at 0, runs to the end and steps over spatial axes only.</para>
 /// </remarks>
-public sealed class RestoreSpatialConv : RewriteRule<SpatialConvMatch>
+internal sealed class RestoreSpatialConv : RewriteRule<SpatialConvMatch>
 {
     public const string RuleId = "restore-spatial-conv";
 

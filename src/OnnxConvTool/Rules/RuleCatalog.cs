@@ -8,7 +8,7 @@ namespace OnnxConvTool.Rules;
 /// folded into convolutions), <c>merge</c> (convolutions merged with each other) and <c>convert</c> (form changes
 /// driven by <c>--to</c>). A rule and its inverse never run in one fixpoint set.
 /// </summary>
-public static class RuleCatalog
+internal static class RuleCatalog
 {
     public const string FoldSet = "fold";
     public const string MergeSet = "merge";
@@ -102,7 +102,7 @@ public static class RuleCatalog
 }
 
 /// <summary>One catalogue entry: a rule's id, the set it belongs to, its one-line summary, and how to make a fresh instance.</summary>
-public sealed record RuleEntry(string Id, string Set, string Summary, Func<IRewriteRule> Create, string? InverseId = null)
+internal sealed record RuleEntry(string Id, string Set, string Summary, Func<IRewriteRule> Create, string? InverseId = null)
 {
     /// <summary>An entry for rule type <typeparamref name="TRule"/>; id and summary come from the rule itself.</summary>
     public static RuleEntry Of<TRule>(string set, string? inverseId = null) where TRule : IRewriteRule, new()

@@ -3,7 +3,7 @@ using OnnxConvTool.Ir;
 namespace OnnxConvTool.Shapes;
 
 /// <summary>Shapes of every value in a model, keyed by value; unknown values give a shape with null dims.</summary>
-public sealed class ShapeInferenceResult
+internal sealed class ShapeInferenceResult
 {
     private readonly Dictionary<Value, InferredTensor> _tensors;
     private readonly Dictionary<Value, TensorShape> _shapes;
@@ -95,7 +95,7 @@ public sealed class ShapeInferenceResult
 /// well enough, leave their outputs unknown; inference never fails on a model that loaded.
 /// Runs in time linear in the number of nodes (subgraphs of Loop/Scan bodies at most three times).
 /// </remarks>
-public static class ShapeInference
+internal static class ShapeInference
 {
     /// <summary>
     /// Infers shapes through every graph; <paramref name="inputOverrides"/> fixes main-graph input dims by

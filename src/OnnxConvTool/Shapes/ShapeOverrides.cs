@@ -9,7 +9,7 @@ namespace OnnxConvTool.Shapes;
 /// the option may be repeated, once per input. NAME is everything before the last '=', so input
 /// names with ':' (TensorFlow exports) work as they are.
 /// </summary>
-public static class ShapeOverrides
+internal static class ShapeOverrides
 {
     /// <summary>Parses the specs; bad syntax or a repeated input is a usage error (exit code 2).</summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<Dim>> Parse(IEnumerable<string> specs)

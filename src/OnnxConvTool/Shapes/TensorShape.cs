@@ -22,7 +22,7 @@ public readonly record struct Dim(long? Value, string? Symbol)
 }
 
 /// <summary>Element type and dims of a tensor; <see cref="Dims"/> is null when even the rank is unknown.</summary>
-public sealed record TensorShape(TensorProto.Types.DataType? ElementType, IReadOnlyList<Dim>? Dims)
+internal sealed record TensorShape(TensorProto.Types.DataType? ElementType, IReadOnlyList<Dim>? Dims)
 {
     public int? Rank => Dims?.Count;
     public bool IsFullyKnown => Dims is not null && Dims.All(d => d.IsKnown);

@@ -22,7 +22,7 @@ using DataType = TensorProto.Types.DataType;
 /// <param name="Pads">The Conv's new pads, or null when they stay.</param>
 /// <param name="Description">What the fold does, for reports.</param>
 /// <param name="Conv">The Conv or ConvTranspose that stays.</param>
-public sealed record ConvFoldMatch(Node Conv, Node Swallowed, Value? NewInput, RoundedTensor? Weight, RoundedTensor? Bias, long[]? Pads,
+internal sealed record ConvFoldMatch(Node Conv, Node Swallowed, Value? NewInput, RoundedTensor? Weight, RoundedTensor? Bias, long[]? Pads,
     string Description)
 {
     /// <summary>The largest distance, in ULPs of the element type, of a stored folded value from its float64 truth (0 when nothing was recomputed).</summary>

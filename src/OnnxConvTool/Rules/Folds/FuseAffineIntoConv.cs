@@ -30,7 +30,7 @@ namespace OnnxConvTool.Rules.Folds;
 /// (7) before a Conv, a shift needs a Conv without padding;
 /// (8) every folded value is finite and fits the type.</para>
 /// </remarks>
-public sealed class FuseAffineIntoConv : RewriteRule<ConvFoldMatch>
+internal sealed class FuseAffineIntoConv : RewriteRule<ConvFoldMatch>
 {
     public const string RuleId = "fuse-affine-into-conv";
 

@@ -23,7 +23,7 @@ namespace OnnxConvTool.Rules.Folds;
 /// (6) the BatchNormalization's output type is the weight's type;
 /// (7) every folded value is finite and fits the type (float16 and bfloat16 overflow).</para>
 /// </remarks>
-public sealed class FuseBatchNormIntoConv : RewriteRule<ConvFoldMatch>
+internal sealed class FuseBatchNormIntoConv : RewriteRule<ConvFoldMatch>
 {
     public const string RuleId = "fuse-bn-into-conv";
 

@@ -24,7 +24,7 @@ namespace OnnxConvTool.Rules.Folds;
 /// (7) the BatchNormalization's output type is the weight's type;
 /// (8) every folded value is finite and fits the type.</para>
 /// </remarks>
-public sealed class FuseBatchNormIntoNextConv : RewriteRule<ConvFoldMatch>
+internal sealed class FuseBatchNormIntoNextConv : RewriteRule<ConvFoldMatch>
 {
     public const string RuleId = "fuse-bn-into-next-conv";
 

@@ -24,7 +24,7 @@ namespace OnnxConvTool.Rules.Folds;
 /// (6) its pad value (attribute <c>value</c>, or input since opset 11) is 0;
 /// (7) the batch and channel axes are not padded and no pad is negative.</para>
 /// </remarks>
-public sealed class FusePadIntoConv : RewriteRule<ConvFoldMatch>
+internal sealed class FusePadIntoConv : RewriteRule<ConvFoldMatch>
 {
     public const string RuleId = "fuse-pad-into-conv";
 

@@ -6,7 +6,7 @@ using OnnxConvTool.Rewriting;
 namespace OnnxConvTool.Rules.Merges;
 
 /// <summary>Which side of a merged chain is the 1x1 convolution.</summary>
-public enum ChainShape
+internal enum ChainShape
 {
     /// <summary>Any convolution, then a 1x1 one: the merged Conv keeps the first's geometry (strides multiplied).</summary>
     PointwiseAfter,
@@ -15,7 +15,7 @@ public enum ChainShape
 }
 
 /// <summary>A matched chain: the two convolutions, the merged weight and bias in float64, and what the merge costs.</summary>
-public sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, RoundedTensor Weight, RoundedTensor? Bias,
+internal sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, RoundedTensor Weight, RoundedTensor? Bias,
     MergeCost Cost)
 {
     public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
@@ -39,7 +39,7 @@ public sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, l
 /// (6) padding of the second does not meet the first's bias; (7) the groups line up (equal, or one of them 1);
 /// (8) the merged Conv costs no more MACs than the two, unless <see cref="RewriteContext.AllowMoreMacs"/>.</para>
 /// </remarks>
-public sealed class MergeConvChain : RewriteRule<ConvChainMatch>
+internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
 {
     public const string RuleId = "merge-conv-chain";
 

@@ -7,7 +7,7 @@ using OnnxConvTool.Rules.Folds;
 namespace OnnxConvTool.Rules.Merges;
 
 /// <summary>A matched Add of two branches on one input: the k×k Conv that stays, what it absorbs, and the summed weight and bias.</summary>
-public sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? BatchNorm, string OtherKind, RoundedTensor Weight, RoundedTensor? Bias,
+internal sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? BatchNorm, string OtherKind, RoundedTensor Weight, RoundedTensor? Bias,
     MergeCost Cost);
 
 /// <summary>
@@ -26,7 +26,7 @@ public sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? Bat
 /// and its pads are the larger's minus half that difference; (5) the identity and BatchNormalization need stride 1,
 /// as many output channels as input channels, and pads that keep the size ((k − 1)/2 each side).</para>
 /// </remarks>
-public sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
+internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
 {
     public const string RuleId = "merge-repvgg-branches";
 

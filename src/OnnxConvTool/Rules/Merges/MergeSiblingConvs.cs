@@ -9,7 +9,7 @@ namespace OnnxConvTool.Rules.Merges;
 /// Matched siblings in output-channel order, their stacked weight and bias, and where the outputs go: a Concat
 /// (and which of its inputs the siblings fill) or, when <see cref="Concat"/> is null, a Split.
 /// </summary>
-public sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, RoundedTensor Weight, RoundedTensor? Bias,
+internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, RoundedTensor Weight, RoundedTensor? Bias,
     long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost)
 {
     public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
@@ -29,7 +29,7 @@ public sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earlie
 /// Concat, the Split must move fewer values than merging saves: per output position it reads and writes 2·ΣM values,
 /// while one Conv instead of n reads its input patch (C·∏kernel values) n − 1 fewer times.</para>
 /// </remarks>
-public sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
+internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
 {
     public const string RuleId = "merge-sibling-convs";
 
