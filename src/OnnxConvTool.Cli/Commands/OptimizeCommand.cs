@@ -126,7 +126,8 @@ public static class OptimizeCommand
         if (unknown.Length == 0) return;
         string known = valid.Length > 0 ? string.Join(", ", valid) : "none yet";
         string hint = unknown.Any(id => RuleCatalog.Set(RuleCatalog.ConvertSet).Any(e => e.Id == id)) ? "; conversions are chosen with --to" : "";
+        string closest = Suggestions.DidYouMean(unknown[0], valid);
         throw new OnnxConvException(ExitCode.UsageError,
-            $"{inputPath}: {option} names unknown rule{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)}; valid ids: {known}{hint}");
+            $"{inputPath}: {option} names unknown rule{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)}{closest}{(closest.Length > 0 ? " " : "; ")}valid ids: {known}{hint}");
     }
 }

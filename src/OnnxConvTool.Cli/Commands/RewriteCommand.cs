@@ -66,9 +66,10 @@ public static class RewriteCommand
                 Verify = parse.GetValue(noVerify) ? null : verifyOptions,
                 AfterTransform = transform =>
                 {
-                    var unmatched = transform.Stages[0].Rewrite!.UnmatchedSelectors;
-                    if (unmatched.Count > 0)
-                        throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", unmatched)}");
+                    var rewrite = transform.Stages[0].Rewrite!;
+                    if (rewrite.UnmatchedSelectors.Count > 0)
+                        throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", rewrite.UnmatchedSelectors)}"
+                            + Suggestions.DidYouMean(rewrite.UnmatchedSelectors[0], rewrite.Outcomes.Select(o => o.NodeName)));
                 },
             }, context.Cancellation);
             var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, run.Transform.Stages[0].Rewrite!, run.Verification,
