@@ -210,12 +210,12 @@ public sealed class ConsistentCliTests : IDisposable
             var flatten = new NodeProto { OpType = "ReduceSum", Name = $"{name}_sum" };
             flatten.Input.Add($"{name}_y");
             flatten.Output.Add($"{name}_s");
-            flatten.Attribute.Add(TestModelBuilder.Int("keepdims", 0));
+            flatten.Attribute.Add(Attr.Int("keepdims", 0));
             g.Node.Add(flatten);
             g.Output.Add(TestModelBuilder.ValueInfo($"{name}_s", DataType.Float, []));
             return g;
         }
-        b.Node("If", ["is_one"], ["y"], TestModelBuilder.Graph("then_branch", Branch("then", 8)), TestModelBuilder.Graph("else_branch", Branch("else", 2)));
+        b.Node("If", ["is_one"], ["y"], Attr.Graph("then_branch", Branch("then", 8)), Attr.Graph("else_branch", Branch("else", 2)));
         b.Output("y", DataType.Float);
         return b.Save(_temp.File("if.onnx"));
     }
@@ -231,7 +231,7 @@ public sealed class ConsistentCliTests : IDisposable
         var text = CliInvocation.RunProcess("audit", model, "--value", "mode=1");
 
         Assert.Equal(["then_conv", "else_conv"], both["conv1x1"]!.AsArray().Select(r => (string)r!["node"]!));
-        Assert.Equal(0, both["branchesNotTaken"]!.AsArray().Count);
+        Assert.Empty(both["branchesNotTaken"]!.AsArray());
         Assert.True(thenOnly.ExitCode == 0, thenOnly.ToString());
         var then = JsonNode.Parse(thenOnly.Stdout)!;
         Assert.Equal(["then_conv"], then["conv1x1"]!.AsArray().Select(r => (string)r!["node"]!));
