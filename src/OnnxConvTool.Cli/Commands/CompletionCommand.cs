@@ -24,8 +24,8 @@ public static class CompletionCommand
             if (!Shells.Contains(value))
                 result.AddError($"completion {value}: not one of {string.Join(", ", Shells)}{Suggestions.DidYouMean(value, Shells)}");
         });
-        var command = new Command("completion", "Print a tab-completion script for bash, zsh or PowerShell. "
-            + "Example: source <(onnxconv completion bash)")
+        var command = new Command("completion", CommonOptions.Described("Print a tab-completion script for bash, zsh or PowerShell.",
+            "source <(onnxconv completion bash)"))
         {
             shell,
         };

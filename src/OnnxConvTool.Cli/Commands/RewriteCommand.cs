@@ -64,6 +64,7 @@ public static class RewriteCommand
                 SaveOptions = target.SaveOptions,
                 Plan = plan,
                 Verify = parse.GetValue(noVerify) ? null : verifyOptions,
+                InspectShapes = verifyOptions.Shapes,
                 AfterTransform = transform =>
                 {
                     var rewrite = transform.Stages[0].Rewrite!;

@@ -97,7 +97,7 @@ public sealed class ConsistentCliTests : IDisposable
     [InlineData(new[] { "optimize", "MODEL", "-o", "OUT", "--explian" }, "did you mean '--explain'?")]
     [InlineData(new[] { "rewrite", "MODEL", "-o", "OUT", "--to", "matmull" }, "--to matmull: not one of matmul, gemm, conv; did you mean 'matmul'?")]
     [InlineData(new[] { "bench", "MODEL", "--opt", "extnded" }, "--opt extnded: not one of none, basic, extended, all; did you mean 'extended'?")]
-    [InlineData(new[] { "completion", "bsh" }, "completion bsh: not one of bash, zsh, pwsh; did you mean 'bash'?")]
+    [InlineData(new[] { "completion", "bsh" }, "completion bsh: not one of bash, zsh, pwsh; did you mean 'bash'")]
     [InlineData(new[] { "optimize", "MODEL", "-o", "OUT", "--rules", "fuse-bn-into-cnv" }, "--rules names unknown rule fuse-bn-into-cnv; did you mean 'fuse-bn-into-conv'?")]
     [InlineData(new[] { "optimize", "MODEL", "-o", "OUT", "--skip", "merge-conv-chian" }, "--skip names unknown rule merge-conv-chian; did you mean 'merge-conv-chain'?")]
     [InlineData(new[] { "rewrite", "MODEL", "-o", "OUT", "--to", "matmul", "--only", "conv33" }, "--only/--exclude name no candidate node: conv33; did you mean 'conv3'")]
@@ -115,7 +115,7 @@ public sealed class ConsistentCliTests : IDisposable
     [InlineData(new[] { "bench", "MODEL", "--runs", "1e9x" }, "--runs 1e9x: expected a whole number")]
     [InlineData(new[] { "convert", "MODEL", "-o", "OUT", "--external-data", "--threshold", "1k" }, "--threshold 1k: expected a whole number")]
     [InlineData(new[] { "rewrite", "MODEL", "-o", "OUT", "--to", "matmul", "--seed", "x" }, "--seed x: expected a whole number")]
-    [InlineData(new[] { "audit" }, "Required argument missing")]
+    [InlineData(new[] { "audit" }, "Required argument 'model' missing")]
     [InlineData(new string[0], "give a command: inspect, audit, convert, verify, rewrite, optimize, bench, completion")]
     public void AValueOfTheWrongKindIsNamedInWordsNotAsADotNetType(string[] args, string expected)
     {
