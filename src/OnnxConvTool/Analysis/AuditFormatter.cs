@@ -66,13 +66,17 @@ public static class AuditFormatter
     private static string[] Cells(Conv1x1Row row, string[] headers) =>
     [
         .. BaseCells(row),
-        .. headers.Contains(RewritesHeader) ? [Applying(row.Rewrites)] : Array.Empty<string>(),
+        .. headers.Contains(RewritesHeader) ? [Applying(row.Rewrites, RewritePrefix)] : Array.Empty<string>(),
         .. headers.Contains(FusionsHeader) ? [Applying(row.Fusions)] : Array.Empty<string>(),
     ];
 
-    /// <summary>The rules that apply to this conv, or "-".</summary>
-    private static string Applying(IReadOnlyList<RewriteApplicability>? checks) =>
-        checks?.Where(f => f.Applies).Select(f => f.Rule).ToArray() is { Length: > 0 } applying ? string.Join(",", applying) : "-";
+    /// <summary>Rewrite rule ids start with it; the column shows the forms (matmul, gemm), as <c>rewrite --to</c> names them.</summary>
+    private const string RewritePrefix = "conv1x1-to-";
+
+    /// <summary>The rules that apply to this conv (ids without <paramref name="prefix"/>), or "-".</summary>
+    private static string Applying(IReadOnlyList<RewriteApplicability>? checks, string prefix = "") =>
+        checks?.Where(f => f.Applies).Select(f => f.Rule.StartsWith(prefix, StringComparison.Ordinal) ? f.Rule[prefix.Length..] : f.Rule).ToArray()
+            is { Length: > 0 } applying ? string.Join(",", applying) : "-";
 
     private static string[] BaseCells(Conv1x1Row row) =>
     [
