@@ -322,6 +322,16 @@ public sealed class ConsistentCliTests : IDisposable
         AssertUsageError(run, "verify needs a candidate model to compare with, or --test-data DIR");
     }
 
+    [Fact]
+    public void AFailedWritesMessageNamesTheFileNotItsTempFile()
+    {
+        string destination = _temp.File("out.onnx");
+        string temp = OnnxConvTool.Ir.TempFiles.PathBeside(destination);
+
+        Assert.Equal($"Access to the path '{destination}' is denied.", OnnxConvTool.Ir.TempFiles.Scrub($"Access to the path '{temp}' is denied."));
+        Assert.Equal("No space left on device : 'out.onnx'", OnnxConvTool.Ir.TempFiles.Scrub($"No space left on device : '{Path.GetFileName(temp)}'"));
+    }
+
     /// <summary>What bash completes for <paramref name="line"/> with onnxconv's completion script sourced.</summary>
     private static string[] BashCompletions(string line)
     {
