@@ -171,25 +171,17 @@ public sealed class ConsistentCliTests : IDisposable
 
     [Theory]
     [MemberData(nameof(ShapeCommands))]
-    public void AShapeThatContradictsAFixedDimIsAUsageErrorOnEveryCommand(string[] command)
-    {
-        var args = command.Select(a => a switch { "MODEL" => Bottleneck, "OUT" => _temp.File("out.onnx"), _ => a }).ToList();
-        args.Insert(1, Bottleneck);
-        var run = CliInvocation.RunProcess([.. args, "--shape", "input=1,64,56,56"]);
-
-        AssertUsageError(run, $"--shape input: axis 1 is fixed to 128 in {Bottleneck}, not 64");
-    }
+    public void AShapeThatContradictsAFixedDimIsAUsageErrorOnEveryCommand(string[] command) =>
+        AssertUsageError(RunWithShape(command, "input=1,64,56,56"), $"--shape input: axis 1 is fixed to 128 in {Bottleneck}, not 64");
 
     [Theory]
     [MemberData(nameof(ShapeCommands))]
-    public void AShapeWithTheWrongRankIsAUsageErrorOnEveryCommand(string[] command)
-    {
-        var args = command.Select(a => a switch { "MODEL" => Bottleneck, "OUT" => _temp.File("out.onnx"), _ => a }).ToList();
-        args.Insert(1, Bottleneck);
-        var run = CliInvocation.RunProcess([.. args, "--shape", "input=1,128,56"]);
+    public void AShapeWithTheWrongRankIsAUsageErrorOnEveryCommand(string[] command) =>
+        AssertUsageError(RunWithShape(command, "input=1,128,56"), "--shape gives 3 dims for input 'input'");
 
-        AssertUsageError(run, "--shape gives 3 dims for input 'input'");
-    }
+    /// <summary>Runs <paramref name="command"/> on the bottleneck model with <c>--shape <paramref name="shape"/></c>.</summary>
+    private CliInvocation RunWithShape(string[] command, string shape) =>
+        CliInvocation.RunProcess([command[0], Bottleneck, .. command[1..].Select(a => a switch { "MODEL" => Bottleneck, "OUT" => _temp.File("out.onnx"), _ => a }), "--shape", shape]);
 
     /// <summary>y = If(mode == 1) then conv_a(x) else conv_b(x), both 1x1 convolutions.</summary>
     private string ModelWithAnIfOnAnInput()
