@@ -106,6 +106,8 @@ internal static class ShapeInference
     /// a rank that contradicts the input's declared rank (checked by <see cref="ShapeOverrides.Validate"/>).
     /// </exception>
     /// <param name="inputValues">Main-graph inputs filled with one constant (<c>--value</c>): integer and bool ones are folded like constants.</param>
+    /// <param name="model">The model to infer shapes for.</param>
+    /// <param name="inputOverrides">Main-graph input dims by input name (<c>--shape</c>).</param>
     public static ShapeInferenceResult Run(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>>? inputOverrides = null,
         IReadOnlyDictionary<string, double>? inputValues = null)
     {
