@@ -48,6 +48,7 @@ public sealed class ReportSchemaTests : IDisposable
         AssertValid("rewrite", CliInvocation.RunProcess("rewrite", Bottleneck, "--to", "gemm", "-o", _temp.File("gemm.onnx"), "--no-verify", "--format", "json"));
         AssertValid("verify", CliInvocation.RunProcess("verify", Bottleneck, output, "--localize", "--format", "json"));
         AssertValid("bench", CliInvocation.RunProcess("bench", Bottleneck, output, "--runs", "3", "--warmup", "1", "--format", "json"));
+        AssertValid("bench", CliInvocation.RunProcess("bench", Bottleneck, "--runs", "1", "--warmup", "0", "--profile", "--format", "json"));
     }
 
     [Fact]
