@@ -19,6 +19,7 @@ internal static class BenchmarkHost
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
         ["merge"] = (LatencyCases.BuilderDescription,
             context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
+        ["runtime-cost"] = (RuntimeCostBenchmark.Description, RuntimeCostBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

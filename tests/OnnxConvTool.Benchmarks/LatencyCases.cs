@@ -38,6 +38,7 @@ internal static class LatencyCases
     [
         Saved(workDirectory, "repvgg_block", MergeModels.RepVggBlock(channels: 64, size: 56), MergeTarget),
         Saved(workDirectory, "inception_block", MergeModels.InceptionBlock(c: 64, size: 28), MergeTarget),
+        Saved(workDirectory, "googlenet_inception_3a", MergeModels.GoogLeNetInception3a(), MergeTarget),
         Saved(workDirectory, "linear_1x1_chain", MergeModels.LinearChain(c: 64, size: 56), MergeTarget),
     ];
 
