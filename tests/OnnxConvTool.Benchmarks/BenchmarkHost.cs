@@ -18,7 +18,7 @@ internal static class BenchmarkHost
         ["fold-latency"] = (LatencyCases.SharedDescription,
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
         ["merge"] = (LatencyCases.BuilderDescription,
-            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
+            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeBenchmark(context.WorkDirectory))),
         ["runtime-cost"] = (RuntimeCostBenchmark.Description, RuntimeCostBenchmark.Run),
     };
 
