@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Rewriting;
 
@@ -153,6 +154,17 @@ public sealed class GraphRewriter
         node.TruncateInputs(count);
         MarkModified(node);
         if (old is not null) RemoveIfDeadConstant(old);
+    }
+
+    /// <summary>
+    /// Records in a value_info what the rewrite proved of <paramref name="value"/>'s shape (null dims unknown) and the
+    /// nodes it removes no longer imply: a Conv proves its input has rank 2 + its spatial rank, a MatMul does not.
+    /// </summary>
+    public void DeclareShape(Value value, TensorProto.Types.DataType elementType, IReadOnlyList<long?> dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims) shape.Dim.Add(d is { } known ? new TensorShapeProto.Types.Dimension { DimValue = known } : new TensorShapeProto.Types.Dimension());
+        value.Graph.DeclareType(value, new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType, Shape = shape } });
     }
 
     /// <summary>Sets an ints attribute of a node the rewrite keeps (e.g. a Conv's pads).</summary>
