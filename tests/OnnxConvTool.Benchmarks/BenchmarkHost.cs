@@ -19,6 +19,7 @@ internal static class BenchmarkHost
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
         ["merge"] = (LatencyCases.BuilderDescription,
             context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeBenchmark(context.WorkDirectory))),
+        ["merge-profile"] = (MergeProfileBenchmark.Description, MergeProfileBenchmark.Run),
         ["runtime-cost"] = (RuntimeCostBenchmark.Description, RuntimeCostBenchmark.Run),
     };
 
