@@ -80,6 +80,7 @@ public enum OutputFormat
     Text,
     Json,
     Markdown,
+    Html,
 }
 
 /// <summary>
@@ -89,9 +90,9 @@ public enum OutputFormat
 public static class ReportFormats
 {
     public static readonly OutputFormat[] Inspect = [OutputFormat.Text, OutputFormat.Json];
-    public static readonly OutputFormat[] Audit = [OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown];
+    public static readonly OutputFormat[] Audit = [OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html];
     public static readonly OutputFormat[] Verify = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
     public static readonly OutputFormat[] Rewrite = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
-    public static readonly OutputFormat[] Optimize = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
+    public static readonly OutputFormat[] Optimize = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html];
     public static readonly OutputFormat[] Bench = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
 }

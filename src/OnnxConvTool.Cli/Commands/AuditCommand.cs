@@ -48,6 +48,7 @@ public static class AuditCommand
             {
                 OutputFormat.Json => AuditJson.Serialize(audit),
                 OutputFormat.Markdown => AuditFormatter.Markdown(audit),
+                OutputFormat.Html => AuditHtml.Render(audit),
                 _ => AuditFormatter.Table(audit),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);

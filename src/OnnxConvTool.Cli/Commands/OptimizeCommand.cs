@@ -105,6 +105,7 @@ public static class OptimizeCommand
             {
                 OutputFormat.Json => JsonReports.Versioned(summary.RenderJson()),
                 OutputFormat.Markdown => summary.RenderMarkdown(),
+                OutputFormat.Html => summary.RenderHtml(),
                 _ => summary.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
