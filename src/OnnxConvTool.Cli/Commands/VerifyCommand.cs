@@ -40,6 +40,7 @@ public static class VerifyCommand
                 ?? (parse.GetValue(inputs.TestData) is not null ? referencePath
                     : throw new OnnxConvException(ExitCode.UsageError, $"{referencePath}: verify needs a candidate model to compare with, or --test-data DIR to check this one against its stored outputs"));
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
+            if (parse.GetValue(candidate) is null) options = options with { CandidateLabel = $"{referencePath} (second session)" };
             ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.FilesRead()]);
             var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
             var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
