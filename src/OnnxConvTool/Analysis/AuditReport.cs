@@ -222,6 +222,9 @@ public sealed record AuditOptions
     /// <summary>Computes each weight's numerical rank (an SVD per conv); off for a quick summary.</summary>
     public bool ComputeWeightRank { get; init; } = true;
 
+    /// <summary>Weights ranked at once, each by its own worker; null: one per core.</summary>
+    public int? RankWorkers { get; init; }
+
     /// <summary>Rules whose applicability is reported per conv; empty leaves <c>rewrites</c> out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck> RewriteChecks { get; init; } = [];
 

@@ -151,6 +151,38 @@ public sealed class Tensor
         destination.Write(GetRawBytes().Span);
     }
 
+    /// <summary>
+    /// Copies the raw bytes into <paramref name="destination"/> (at least <see cref="ByteCount"/> long). External data
+    /// and payloads mapped from the model file are read from their file, so the mapping's pages never join the
+    /// process's resident memory and nothing larger than the destination is allocated.
+    /// </summary>
+    public void ReadRawBytes(Span<byte> destination)
+    {
+        if (External is not null)
+        {
+            using var handle = File.OpenHandle(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ReadExactly(handle, destination[..checked((int)External.Length)], External.Offset, External.FullPath);
+            return;
+        }
+        if (Proto.HasRawData && MappedModelFile.TryGetRange(Proto.RawData, out var mapped, out long offset, out int length))
+        {
+            ReadExactly(mapped.File.SafeFileHandle, destination[..length], offset, mapped.Path);
+            return;
+        }
+        GetRawBytes().Span.CopyTo(destination);
+    }
+
+    private void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
+    {
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(file, destination, offset);
+            if (read == 0) throw new IOException($"the data of tensor '{Name}' ended early in {path}");
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+
     private byte[] ReadExternal()
     {
         var bytes = new byte[External!.Length];
