@@ -118,7 +118,7 @@ internal static partial class OrtRuntime
     }
 
     /// <summary>Weights (bytes) above which a model reaches ORT through a file with external data; lowered by tests.</summary>
-    internal static long InlineLimit { get; set; } = ModelWriter.ProtobufLimit;
+    internal static long InlineLimit { get; set; } = 64L << 20;
 
     /// <summary>Sessions created through a temporary file so far (for tests).</summary>
     internal static int TemporaryFileSessions;
