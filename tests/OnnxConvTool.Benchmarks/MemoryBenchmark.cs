@@ -5,7 +5,7 @@ namespace OnnxConvTool.Benchmarks;
 /// <summary>
 /// Peak resident memory (GNU time's %M, the kernel's high-water mark, file-backed pages included) of whole
 /// <c>onnxconv</c> processes on the large conv-chain models. Peak RSS hardly varies between runs, so each command
-/// runs once after an untimed warm-up that puts the model in the page cache. Targets (issue 9):
+/// runs once. Targets (issue 9):
 /// <list type="bullet">
 /// <item><c>audit-memory</c>: <c>audit</c> with ranks peaks at ≤ 3 × one weight's float64 copy + 100 MB on the
 /// 32-weight inline model and on a 160-weight model with external data (2.7 GB, generated into a temporary folder
@@ -27,7 +27,7 @@ internal static class MemoryBenchmark
     {
         var output = context.Out;
         double limit = 3 * ConvChainModels.Float64WeightBytes + AuditOverheadBytes;
-        ProcessComparison.WriteHeader(context, "audit memory benchmark: onnxconv audit MODEL --format json, one run each after a warm-up");
+        ProcessComparison.WriteHeader(context, "audit memory benchmark: onnxconv audit MODEL --format json, one run each");
         output.WriteLine(F($"limit: 3 × {Mib(ConvChainModels.Float64WeightBytes)} (one 2048×2048 weight as float64) + 100 MB = {Mib((long)limit)}"));
         output.WriteLine();
         output.WriteLine("| model | weights | model + data size | audit peak RSS | audit CPU | audit wall | --no-rank peak RSS | ≤ limit |");
@@ -41,8 +41,8 @@ internal static class MemoryBenchmark
             {
                 string model = external ? ConvChainModels.External(folder, layers) : ConvChainModels.Inline(context, layers);
                 long size = external ? Directory.GetFiles(folder).Sum(f => new FileInfo(f).Length) : new FileInfo(model).Length;
-                var ranked = RunOnce(context, ["audit", model, "--format", "json"], warmUp: false);
-                var unranked = RunOnce(context, ["audit", model, "--format", "json", "--no-rank"], warmUp: false);
+                var ranked = RunOnce(context, ["audit", model, "--format", "json"]);
+                var unranked = RunOnce(context, ["audit", model, "--format", "json", "--no-rank"]);
                 if (ranked is null || unranked is null) return 1;
                 int ranks = ranked.Stdout.Split("\"weightRank\"").Length - 1;
                 bool modelMet = ranked.PeakRssBytes <= limit && ranks == layers;
@@ -66,7 +66,7 @@ internal static class MemoryBenchmark
         string model = ConvChainModels.Inline(context, 32);
         long size = new FileInfo(model).Length;
         string written = Path.Combine(context.WorkDirectory, "out-pipeline-memory.onnx");
-        ProcessComparison.WriteHeader(context, $"pipeline memory benchmark: {Path.GetFileName(model)} ({Mib(size)}), one run each after a warm-up");
+        ProcessComparison.WriteHeader(context, $"pipeline memory benchmark: {Path.GetFileName(model)} ({Mib(size)}), one run each");
         output.WriteLine("| command | peak RSS | ÷ model size | target | CPU | wall | |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|:---:|");
 
@@ -76,7 +76,7 @@ internal static class MemoryBenchmark
             {
                 string[] arguments = [command, model, "-o", written, .. command == "rewrite" ? new[] { "--to", "matmul" } : [], .. verify ? [] : new[] { "--no-verify" }];
                 BenchmarkContext.Settle(written);
-                var run = RunOnce(context, arguments, warmUp: true, settle: () => BenchmarkContext.Settle(written));
+                var run = RunOnce(context, arguments, settle: () => BenchmarkContext.Settle(written));
                 if (run is null) return 1;
                 if (!File.Exists(written))
                 {
@@ -94,14 +94,9 @@ internal static class MemoryBenchmark
         return met ? 0 : 1;
     }
 
-    /// <summary>Runs onnxconv (after an optional untimed warm-up) and returns the measured run, or null after saying why it failed.</summary>
-    private static ProcessRun? RunOnce(BenchmarkContext context, string[] arguments, bool warmUp, Action? settle = null)
+    /// <summary>Runs onnxconv once and returns the measured run, or null after saying why it failed.</summary>
+    private static ProcessRun? RunOnce(BenchmarkContext context, string[] arguments, Action? settle = null)
     {
-        if (warmUp)
-        {
-            settle?.Invoke();
-            ProcessMeasurement.Run(context.CliPath, arguments);
-        }
         settle?.Invoke();
         var run = ProcessMeasurement.Run(context.CliPath, arguments);
         if (run.ExitCode == 0) return run;
