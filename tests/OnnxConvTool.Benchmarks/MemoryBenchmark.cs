@@ -27,7 +27,7 @@ internal static class MemoryBenchmark
     {
         var output = context.Out;
         double limit = 3 * ConvChainModels.Float64WeightBytes + AuditOverheadBytes;
-        ProcessComparison.WriteHeader(context, "audit memory benchmark: onnxconv audit MODEL --format json, one run each");
+        WriteHeader(context, "audit memory benchmark: onnxconv audit MODEL --format json, one run each");
         output.WriteLine(F($"limit: 3 × {Mib(ConvChainModels.Float64WeightBytes)} (one 2048×2048 weight as float64) + 100 MB = {Mib((long)limit)}"));
         output.WriteLine();
         output.WriteLine("| model | weights | model + data size | audit peak RSS | audit CPU | audit wall | --no-rank peak RSS | ≤ limit |");
@@ -66,7 +66,7 @@ internal static class MemoryBenchmark
         string model = ConvChainModels.Inline(context, 32);
         long size = new FileInfo(model).Length;
         string written = Path.Combine(context.WorkDirectory, "out-pipeline-memory.onnx");
-        ProcessComparison.WriteHeader(context, $"pipeline memory benchmark: {Path.GetFileName(model)} ({Mib(size)}), one run each");
+        WriteHeader(context, $"pipeline memory benchmark: {Path.GetFileName(model)} ({Mib(size)}), one run each");
         output.WriteLine("| command | peak RSS | ÷ model size | target | CPU | wall | |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|:---:|");
 
@@ -92,6 +92,16 @@ internal static class MemoryBenchmark
         output.WriteLine($"load average at end: {MachineInfo.LoadAverage()}");
         output.WriteLine(met ? "targets met: verified ≤ 2.5× and unverified ≤ 0.3× the model size for both commands" : "target missed for some command");
         return met ? 0 : 1;
+    }
+
+    private static void WriteHeader(BenchmarkContext context, string title)
+    {
+        context.Out.WriteLine(title);
+        context.Out.Write(MachineInfo.Describe(context.PythonPath));
+        context.Out.WriteLine($"onnxconv: {context.CliPath}");
+        context.Out.WriteLine("peak RSS: GNU time's %M (the kernel's high-water mark of the process, file-backed pages included)");
+        context.Out.WriteLine($"load average at start: {MachineInfo.LoadAverage()}");
+        context.Out.WriteLine();
     }
 
     /// <summary>Runs onnxconv once and returns the measured run, or null after saying why it failed.</summary>

@@ -139,14 +139,21 @@ public sealed class WeightRanksTests
         Assert.Equal(held, workspace.HeldBytes);
     }
 
+    /// <summary>The model saved with its weights inline (mapped when loaded) and again with external data.</summary>
+    private static (string Inline, string External) SaveInlineAndExternal(TestModelBuilder builder, TempDirectory folder)
+    {
+        string inline = builder.Save(folder.File("inline.onnx"));
+        string external = folder.File("external.onnx");
+        ModelWriter.Save(ModelReader.Load(inline), external, new SaveOptions { ExternalData = ExternalDataMode.External });
+        return (inline, external);
+    }
+
     [Fact]
     public void RanksAreTheSameForInlineMappedAndExternalWeights()
     {
         using var folder = new TempDirectory();
         var builder = LowRankConvs();
-        string inline = builder.Save(folder.File("inline.onnx"));
-        string external = folder.File("external.onnx");
-        ModelWriter.Save(ModelReader.Load(inline), external, new SaveOptions { ExternalData = ExternalDataMode.External });
+        var (inline, external) = SaveInlineAndExternal(builder, folder);
 
         var fromMemory = Conv1x1Audit.Run(builder.ToIr()).Conv1x1.Select(r => r.WeightRank).ToList();
         var fromMapping = Conv1x1Audit.Run(ModelReader.Load(inline)).Conv1x1.Select(r => r.WeightRank).ToList();
@@ -161,9 +168,7 @@ public sealed class WeightRanksTests
     {
         using var folder = new TempDirectory();
         var builder = LowRankConvs();
-        string inline = builder.Save(folder.File("inline.onnx"));
-        string external = folder.File("external.onnx");
-        ModelWriter.Save(ModelReader.Load(inline), external, new SaveOptions { ExternalData = ExternalDataMode.External });
+        var (inline, external) = SaveInlineAndExternal(builder, folder);
 
         foreach (var model in new[] { builder.ToIr(), ModelReader.Load(inline), ModelReader.Load(external) })
         {
