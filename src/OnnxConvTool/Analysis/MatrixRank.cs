@@ -29,8 +29,8 @@ public sealed record NumericalRank(int Rank, int FullRank, double LargestSingula
 /// both O(n). Let k = min(M, N), L = max(M, N).
 /// <list type="bullet">
 /// <item><see cref="SpectrumMethod.Gram"/> (weights of float32 and narrower): the k×k Gram matrix
-/// (k²L/2 multiply-adds, cache-tiled over panels of the weights decoded 256 columns at a time), then
-/// Householder tridiagonalisation of its upper triangle (≈ 4k³/3), each step updating the trailing triangle
+/// (k²L/2 multiply-adds, cache-tiled over panels of the weights decoded 256 columns at a time), kept as a packed
+/// upper triangle, then Householder tridiagonalisation of it (≈ 4k³/3), each step updating the trailing triangle
 /// and multiplying it by the next reflector in one pass; its eigenvalues are σ². Rounding moves them by about
 /// L·k·2⁻⁵³·σmax², under 2% of tol² = (L·eps·σmax)² for any eps ≥ 2⁻²³, so the count at tol² is the count at
 /// tol.</item>
@@ -123,8 +123,9 @@ public static class MatrixRank
     {
         int k = Math.Min(rows, columns), length = Math.Max(rows, columns);
         int elementBytes = ElementTypes.BitsPerElement(type) / 8;
-        var gram = workspace.Matrix(SquareSize(k));
-        gram.AsSpan(0, k * k).Clear();
+        int triangle = TriangleSize(k);
+        var gram = workspace.Matrix(triangle);
+        gram.AsSpan(0, triangle).Clear();
         int paddedK = (k + 3) & ~3;
         var panel = workspace.Panel(paddedK * PanelColumns);
         panel.AsSpan(k * PanelColumns, (paddedK - k) * PanelColumns).Clear();
@@ -149,10 +150,13 @@ public static class MatrixRank
         return Tridiagonalize(gram, k, workspace);
     }
 
-    private static int SquareSize(int k) =>
-        (long)k * k <= Array.MaxLength ? k * k : throw new ArgumentException($"a {k}×{k} Gram matrix exceeds the largest array");
+    private static int TriangleSize(int k) =>
+        (long)k * (k + 1) / 2 <= Array.MaxLength ? (int)((long)k * (k + 1) / 2) : throw new ArgumentException($"a {k}×{k} Gram matrix exceeds the largest array");
 
-    /// <summary>Adds the panel's inner products into the upper triangle of the k×k <paramref name="gram"/>.</summary>
+    /// <summary>Where row <paramref name="i"/> (columns i … n−1) of a packed upper triangle of order n starts.</summary>
+    private static int RowStart(int i, int n) => (int)((long)i * n - (long)i * (i - 1) / 2);
+
+    /// <summary>Adds the panel's inner products into the packed upper triangle of the k×k <paramref name="gram"/>.</summary>
     private static void AccumulateGram(double[] panel, int length, int k, int paddedK, double[] gram)
     {
         Span<double> sums = stackalloc double[8];
@@ -170,7 +174,7 @@ public static class MatrixRank
                         for (int b = 0; b < 4; b++)
                         {
                             int qq = q + b;
-                            if (qq >= pp && qq < k) gram[pp * k + qq] += sums[a * 4 + b];
+                            if (qq >= pp && qq < k) gram[RowStart(pp, k) + qq - pp] += sums[a * 4 + b];
                         }
                     }
                 }
@@ -250,8 +254,8 @@ public static class MatrixRank
     }
 
     /// <summary>
-    /// Householder reduction of the symmetric n×n matrix whose upper triangle is in <paramref name="a"/> (row-major,
-    /// overwritten; the lower triangle is never read) to tridiagonal form with the same eigenvalues: at step j,
+    /// Householder reduction of the symmetric n×n matrix whose upper triangle is packed row by row in
+    /// <paramref name="a"/> (row i holds columns i … n−1; overwritten) to tridiagonal form with the same eigenvalues: at step j,
     /// H = I − β v vᵀ zeroes row j beyond the off-diagonal and the trailing block becomes
     /// H A H = A − v wᵀ − w vᵀ with p = β A v, w = p − (β/2)(pᵀv) v. Each row of the trailing triangle gets
     /// step j's update and, while it is in cache, its part of step j+1's product p' = β' A v' (the reflector
@@ -266,7 +270,7 @@ public static class MatrixRank
         var p = workspace.Vector(1, n);
         var nextV = workspace.Vector(2, n);
         var nextP = workspace.Vector(3, n);
-        Span<double> Row(int i, int from) => a.AsSpan(i * n + from, n - from);
+        Span<double> Row(int i, int from) => a.AsSpan(RowStart(i, n) + from - i, n - from);
 
         // Step 0's reflector and p = β A v come from the untouched matrix (an update with w = 0).
         var (beta, alpha) = Reflector(Row(0, 1), v.AsSpan(1, n - 1));
@@ -276,12 +280,12 @@ public static class MatrixRank
             var zero = nextP.AsSpan(0, n);
             zero.Clear();
             for (int r = 1; r < n; r++)
-                p[r] += a[r * n + r] * v[r] + UpdateRowAndMultiply(Row(r, r + 1), zero[(r + 1)..], zero[(r + 1)..], 0, 0, v.AsSpan(r + 1, n - r - 1), v[r], p.AsSpan(r + 1, n - r - 1));
+                p[r] += a[RowStart(r, n)] * v[r] + UpdateRowAndMultiply(Row(r, r + 1), zero[(r + 1)..], zero[(r + 1)..], 0, 0, v.AsSpan(r + 1, n - r - 1), v[r], p.AsSpan(r + 1, n - r - 1));
             Scale(beta, p.AsSpan(1, n - 1));
         }
         for (int j = 0; j < n - 1; j++)
         {
-            diagonal[j] = a[j * n + j];
+            diagonal[j] = a[RowStart(j, n)];
             offDiagonal[j] = alpha;
             int first = j + 1, trailing = n - first;
             var vs = v.AsSpan(first, trailing);
@@ -306,8 +310,9 @@ public static class MatrixRank
             {
                 int index = r - first;
                 double vr = v[r], wr = p[r], nextVr = nextV[r];
-                double d = a[r * n + r] - 2 * vr * wr;
-                a[r * n + r] = d;
+                int at = RowStart(r, n);
+                double d = a[at] - 2 * vr * wr;
+                a[at] = d;
                 nextP[r] += d * nextVr + UpdateRowAndMultiply(Row(r, r + 1), vs[(index + 1)..], ws[(index + 1)..], vr, wr,
                     nextVs[(index + 1)..], nextVr, nextPs[(index + 1)..]);
             }
@@ -316,7 +321,7 @@ public static class MatrixRank
             (p, nextP) = (nextP, p);
             (beta, alpha) = (nextBeta, nextAlpha);
         }
-        diagonal[n - 1] = a[n * n - 1];
+        diagonal[n - 1] = a[RowStart(n - 1, n)];
         return new SymmetricTridiagonal(diagonal, offDiagonal);
     }
 
