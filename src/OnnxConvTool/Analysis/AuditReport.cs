@@ -30,13 +30,26 @@ public sealed record AuditReport
     /// </summary>
     public required IReadOnlyList<string> AssumedBatchOne { get; init; }
 
+    /// <summary>Subgraphs (by path) that never run: the other branch of an If whose condition is known. Their nodes are left out.</summary>
+    public IReadOnlyList<string> BranchesNotTaken { get; init; } = [];
+
     /// <summary>Op types shape inference does not cover: values after them have unknown shapes.</summary>
     public required IReadOnlyList<string> UnsupportedShapeOps { get; init; }
 
     public required IReadOnlyList<Conv1x1Row> Conv1x1 { get; init; }
 
     public required AuditTotals Totals { get; init; }
+
+    /// <summary>
+    /// Every Conv, ConvTranspose, MatMul and Gemm in graph order (each graph's nodes, subgraphs after their parent) with
+    /// its MACs: the per-layer chart of the HTML report. Not serialised: one entry per op would swamp the JSON.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<LayerCost> Layers { get; init; } = [];
 }
+
+/// <summary>One Conv, ConvTranspose, MatMul or Gemm: its MACs (null when a dim is unknown) and, for a 1x1 Conv, its index in <see cref="AuditReport.Conv1x1"/>.</summary>
+public sealed record LayerCost(string Node, string Graph, string OpType, long? Macs, int? Conv1x1Index);
 
 /// <summary>One Conv whose kernel is all ones.</summary>
 public sealed record Conv1x1Row
@@ -224,6 +237,12 @@ public sealed record AuditOptions
 
     /// <summary>Weights ranked at once, each by its own worker; null: one per core.</summary>
     public int? RankWorkers { get; init; }
+
+    /// <summary>
+    /// Main-graph inputs filled with one constant (<c>--value</c>): an If whose condition they decide runs one
+    /// branch, and the other branch's nodes leave the audit.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? InputValues { get; init; }
 
     /// <summary>Rules whose applicability is reported per conv; empty leaves <c>rewrites</c> out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck> RewriteChecks { get; init; } = [];
