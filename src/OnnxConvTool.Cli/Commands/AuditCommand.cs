@@ -17,7 +17,7 @@ public static class AuditCommand
         var report = CommonOptions.Report();
         var noRank = new Option<bool>("--no-rank")
         {
-            Description = "Skip each weight's numerical rank (the costly part of an audit, roughly 0.3 s per 1000×1000 weight).",
+            Description = "Skip each weight's numerical rank, the costly part of an audit: about 2 s of CPU per 2048×2048 weight on a 2-core x86-64 (AMD EPYC), weights ranked one per core.",
         };
         var command = new Command("audit", CommonOptions.Described("List every Conv with a 1x1 kernel (all graphs and subgraphs): geometry, MACs, weight source, role, weight rank, and which rewrites and fusions apply.",
             "onnxconv audit models/resnet_bottleneck.onnx --format markdown"))
