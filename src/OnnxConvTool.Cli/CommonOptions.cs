@@ -11,6 +11,12 @@ public static class CommonOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> Quiet = new("--quiet", "-q")
+    {
+        Description = "Show no progress on stderr (progress is shown only when stderr is a terminal, for work over about a second).",
+        Recursive = true,
+    };
+
     public static Option<OutputFormat> Format(params OutputFormat[] allowed)
     {
         var option = new Option<OutputFormat>("--format", "-f")
@@ -62,4 +68,6 @@ public enum OutputFormat
     Text,
     Json,
     Markdown,
+    /// <summary>JSON Lines: one compact JSON object per line (batch audit).</summary>
+    Jsonl,
 }

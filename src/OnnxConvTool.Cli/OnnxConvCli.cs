@@ -9,7 +9,11 @@ public static class OnnxConvCli
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         using var interrupts = new Interrupts();
-        var context = new CliContext(stdout, stderr, interrupts.Token);
+        var context = new CliContext(stdout, stderr, interrupts.Token)
+        {
+            OutIsTerminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected,
+            ErrorIsTerminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+        };
         var root = BuildRoot(context);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

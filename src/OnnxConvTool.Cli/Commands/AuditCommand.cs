@@ -1,43 +1,79 @@
 using System.CommandLine;
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
-using OnnxConvTool.Rules;
 using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Cli.Commands;
 
-/// <summary><c>onnxconv audit MODEL</c>: every 1x1 convolution, what it costs and what it does.</summary>
+/// <summary>
+/// <c>onnxconv audit MODEL</c>: every 1x1 convolution, what it costs and what it does. Given a folder or several
+/// models (<c>audit DIR [--recursive]</c>, <c>audit A.onnx B.onnx</c>), it audits them in parallel and ends with a
+/// summary; a model that cannot be audited is reported on stderr and skipped, and the exit code is then 3.
+/// </summary>
 public static class AuditCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = CommonOptions.Model();
+        var models = new Argument<string[]>("model")
+        {
+            Description = "Path of the ONNX model; several models or folders audit every one (a folder: its *.onnx files).",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var shape = CommonOptions.Shape();
-        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Jsonl);
         var report = CommonOptions.Report();
         var noRank = new Option<bool>("--no-rank")
         {
             Description = "Skip each weight's numerical rank (the costly part of an audit, roughly 0.3 s per 1000×1000 weight).",
         };
-        var command = new Command("audit", "List every Conv with a 1x1 kernel (all graphs and subgraphs): geometry, MACs, weight source, role and weight rank.")
+        var recursive = new Option<bool>("--recursive", "-r")
         {
-            model, shape, format, report, noRank, CommonOptions.Verbose,
+            Description = "With a folder: audit the .onnx files of its subfolders too.",
+        };
+        var jobs = new Option<int>("--jobs", "-j")
+        {
+            Description = "Models audited at once (default: one per core; more than the cores is not used).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        jobs.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1) result.AddError($"--jobs must be at least 1 (got {result.GetValueOrDefault<int>()}).");
+        });
+        var command = new Command("audit", "List every Conv with a 1x1 kernel (all graphs and subgraphs): geometry, MACs, weight source, role and weight rank. Several models or a folder: audit each, then a summary.")
+        {
+            models, shape, format, report, noRank, recursive, jobs, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         command.SetAction(parse => context.Execute(parse, () =>
         {
-            string path = parse.GetValue(model)!;
-            ReportOutput.CheckTarget(parse.GetValue(report), path);
-            var loaded = ModelReader.Load(path);
+            string[] paths = parse.GetValue(models)!;
+            var chosenFormat = parse.GetValue(format);
             var overrides = ShapeOverrides.Parse(parse.GetValue(shape) ?? []);
-            ShapeOverrides.Validate(loaded, overrides);
-            var audit = Conv1x1Audit.Run(loaded, new AuditOptions
+            var options = new AuditOptions
             {
                 ShapeOverrides = overrides,
                 ComputeWeightRank = !parse.GetValue(noRank),
                 RewriteChecks = Conv1x1Checks.Rewrites(),
                 FusionChecks = Conv1x1Checks.Fusions(),
-            }, path);
-            string text = parse.GetValue(format) switch
+            };
+            if (parse.GetValue(recursive) && !paths.Any(Directory.Exists))
+                throw new OnnxConvException(ExitCode.UsageError, $"{paths[0]}: --recursive applies to folders, and no path given is one");
+            if (paths.Length > 1 || Directory.Exists(paths[0]) || chosenFormat == OutputFormat.Jsonl)
+            {
+                var batch = new AuditBatchRun(context, parse, chosenFormat, parse.GetValue(report));
+                return batch.Run(paths, parse.GetValue(recursive), options, Math.Min(parse.GetValue(jobs), Environment.ProcessorCount));
+            }
+
+            string path = paths[0];
+            ReportOutput.CheckTarget(parse.GetValue(report), path);
+            AuditReport audit;
+            using (var progress = ProgressDisplay.For(context, parse))
+            {
+                progress.Report(new WorkProgress($"loading {Path.GetFileName(path)}", 0, 0));
+                var loaded = ModelReader.Load(path);
+                ShapeOverrides.Validate(loaded, overrides);
+                audit = Conv1x1Audit.Run(loaded, options with { Progress = progress }, path);
+            }
+            string text = chosenFormat switch
             {
                 OutputFormat.Json => AuditJson.Serialize(audit),
                 OutputFormat.Markdown => AuditFormatter.Markdown(audit),

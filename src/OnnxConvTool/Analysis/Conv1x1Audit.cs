@@ -52,7 +52,15 @@ public static class Conv1x1Audit
         // The SVD-like rank work dominates the audit; the convs are independent, so it runs on every core.
         var ranks = new NumericalRank?[pending.Count];
         if (options.ComputeWeightRank)
-            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Geometry.Group) : null);
+        {
+            int ranked = 0;
+            options.Progress?.Report(new WorkProgress("weight ranks", 0, pending.Count));
+            Parallel.For(0, pending.Count, i =>
+            {
+                ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Geometry.Group) : null;
+                options.Progress?.Report(new WorkProgress("weight ranks", Interlocked.Increment(ref ranked), pending.Count));
+            });
+        }
         var rows = pending.Select((p, i) => Describe(p.Node, p.Geometry, shapes, allMacs, ranks[i], options)).ToList();
 
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
