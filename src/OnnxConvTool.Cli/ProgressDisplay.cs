@@ -11,7 +11,9 @@ namespace OnnxConvTool.Cli;
 /// </summary>
 internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
 {
-    private static readonly TimeSpan ShowAfter = TimeSpan.FromSeconds(1);
+    /// <summary>How long work runs before its progress is drawn: 1 s, or ONNXCONV_PROGRESS_DELAY_MS milliseconds (tests set 0).</summary>
+    private static TimeSpan ShowAfter =>
+        int.TryParse(Environment.GetEnvironmentVariable("ONNXCONV_PROGRESS_DELAY_MS"), out int ms) && ms >= 0 ? TimeSpan.FromMilliseconds(ms) : TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Refresh = TimeSpan.FromMilliseconds(100);
 
     private readonly object _gate = new();
@@ -95,9 +97,9 @@ internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
 
     public void Dispose()
     {
+        if (_finished.IsSet) return;
         _finished.Set();
         _drawing?.Join();
         lock (_gate) _live = null;
-        _finished.Dispose();
     }
 }

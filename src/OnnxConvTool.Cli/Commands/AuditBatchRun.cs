@@ -15,7 +15,7 @@ namespace OnnxConvTool.Cli.Commands;
 /// </summary>
 internal sealed class AuditBatchRun(CliContext context, ParseResult parse, OutputFormat format, string? reportPath)
 {
-    /// <summary>Version of the batch lines' contract (Schemas/audit-batch.schema.json); a model line is an audit report, version <see cref="AuditReport.CurrentSchemaVersion"/>.</summary>
+    /// <summary>Version of the batch lines' contract (Schemas/audit-batch-line.schema.json); a model line is an audit report, version <see cref="AuditReport.CurrentSchemaVersion"/>.</summary>
     public const int SchemaVersion = 1;
 
     private readonly StringBuilder _held = new();
@@ -109,29 +109,26 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
             ["models"] = _items.Count,
             ["audited"] = audited.Count,
             ["failed"] = _items.Count - audited.Count,
-            ["conv"] = totals.Conv,
-            ["conv1x1"] = totals.Conv1x1,
-            ["macs"] = totals.Macs,
-            ["conv1x1Macs"] = totals.Conv1x1Macs,
-            ["conv1x1MacShare"] = totals.Conv1x1MacShare,
-            ["fold"] = totals.Fold,
-            ["merge"] = totals.Merge,
+            ["totals"] = new JsonObject
+            {
+                ["conv"] = totals.Conv,
+                ["conv1x1"] = totals.Conv1x1,
+                ["macs"] = totals.Macs,
+                ["conv1x1Macs"] = totals.Conv1x1Macs,
+                ["conv1x1MacShare"] = totals.Conv1x1MacShare,
+                ["fold"] = totals.Fold,
+                ["merge"] = totals.Merge,
+            },
         };
     }
 
-    /// <summary>--format json: one document holding every model's line (audit or error) and the summary.</summary>
+    /// <summary>--format json: one indented array of the objects --format jsonl writes one per line, the summary last.</summary>
     private string Document()
     {
-        var lines = new JsonArray();
+        var document = new JsonArray();
         foreach (var item in _items)
-            lines.Add(item.Failed ? ErrorObject(item) : JsonNode.Parse(item.Rendered!));
-        var document = new JsonObject
-        {
-            ["schemaVersion"] = SchemaVersion,
-            ["kind"] = "batch",
-            ["models"] = lines,
-            ["summary"] = SummaryObject(),
-        };
+            document.Add(item.Failed ? ErrorObject(item) : JsonNode.Parse(item.Rendered!));
+        document.Add(SummaryObject());
         return document.ToJsonString(new JsonSerializerOptions(AuditJson.CompactOptions) { WriteIndented = true }) + "\n";
     }
 

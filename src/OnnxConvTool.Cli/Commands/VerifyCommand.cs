@@ -24,7 +24,7 @@ public static class VerifyCommand
         var report = CommonOptions.Report();
         var command = new Command("verify", "Check that two models compute the same outputs, with ONNX Runtime and every graph optimisation off.")
         {
-            reference, candidate, localize, format, report, CommonOptions.Verbose,
+            reference, candidate, localize, format, report, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         inputs.AddTo(command);
         command.SetAction(parse => context.Execute(parse, () =>
@@ -33,8 +33,13 @@ public static class VerifyCommand
             string candidatePath = parse.GetValue(candidate)!;
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
             ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.FilesRead()]);
-            var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
-            var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
+            VerificationReport result;
+            using (var progress = ProgressDisplay.For(context, parse))
+            {
+                progress.Report(new WorkProgress("loading the models", 0, 0));
+                var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
+                result = EquivalenceChecker.Verify(referenceModel, candidateModel, options with { Progress = progress }, context.Cancellation);
+            }
             string text = parse.GetValue(format) switch
             {
                 OutputFormat.Json => result.RenderJson(),
