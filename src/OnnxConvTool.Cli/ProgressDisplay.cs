@@ -1,12 +1,13 @@
 using System.CommandLine;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace OnnxConvTool.Cli;
 
 /// <summary>
 /// Progress of a command on stderr, drawn by Spectre.Console once the work has lasted about a second, and only when
 /// stderr is a terminal and <c>--quiet</c> is not given. The library reports <see cref="WorkProgress"/> from any
-/// thread; a drawing thread polls the latest report, one line per phase, and clears the lines when disposed.
+/// thread; a drawing thread polls the latest report and draws one line for the current phase, cleared when disposed.
 /// Dispose it before writing to stdout: both may be the same terminal.
 /// </summary>
 internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
@@ -49,7 +50,7 @@ internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
     {
         lock (_gate)
         {
-            if (_live is not null) _live.WriteLine(line);
+            if (_live is not null) _live.Write(new UnwrappedLine(line));
             else _error.WriteLine(line);
         }
     }
@@ -62,6 +63,18 @@ internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
     private void Draw(TextWriter terminal)
     {
         if (_finished.Wait(ShowAfter)) return;
+        try
+        {
+            DrawUntilFinished(terminal);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            // The terminal went away or would not take the drawing; the command's own output matters, not its progress.
+        }
+    }
+
+    private void DrawUntilFinished(TextWriter terminal)
+    {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(terminal),
@@ -72,6 +85,7 @@ internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
         lock (_gate) _live = console;
         console.Progress()
             .AutoClear(true)
+            .HideCompleted(true)
             .Columns(new SpinnerColumn(), new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(progress =>
             {
@@ -93,6 +107,14 @@ internal sealed class ProgressDisplay : IProgress<WorkProgress>, IDisposable
                 }
                 while (!_finished.Wait(Refresh));
             });
+    }
+
+    /// <summary>A line as it is: a path in a message stays whole, for the terminal to wrap (Spectre's Text would break it at its own idea of the width).</summary>
+    private sealed class UnwrappedLine(string text) : IRenderable
+    {
+        public Measurement Measure(RenderOptions options, int maxWidth) => new(text.Length, text.Length);
+
+        public IEnumerable<Segment> Render(RenderOptions options, int maxWidth) => [new Segment(text), Segment.LineBreak];
     }
 
     public void Dispose()

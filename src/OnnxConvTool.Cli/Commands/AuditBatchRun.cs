@@ -34,7 +34,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
             bool stream = reportPath is null && format != OutputFormat.Json && !(progress.Enabled && context.OutIsTerminal);
             AuditBatch.Run(models, options, jobs, Render, item =>
             {
-                _items.Add(item);
+                _items.Add(format == OutputFormat.Json ? item : item with { Rendered = null });
                 if (item.Failed)
                 {
                     progress.WriteError($"onnxconv: {item.Error}");
@@ -128,7 +128,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
         var document = new JsonArray();
         foreach (var item in _items)
             document.Add(item.Failed ? ErrorObject(item) : JsonNode.Parse(item.Rendered!));
-        document.Add(SummaryObject());
+        document.Add((JsonNode)SummaryObject());
         return document.ToJsonString(new JsonSerializerOptions(AuditJson.CompactOptions) { WriteIndented = true }) + "\n";
     }
 

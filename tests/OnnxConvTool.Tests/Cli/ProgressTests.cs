@@ -76,12 +76,15 @@ public sealed class ProgressTests : IDisposable
     {
         string folder = Directory.CreateDirectory(_temp.File("models")).FullName;
         foreach (var sample in SampleModels.All) File.Copy(Path.Combine(SampleModels.Directory, sample.FileName), Path.Combine(folder, sample.FileName));
+        string bad = Path.Combine(folder, "zz-bad.onnx");
+        File.WriteAllText(bad, "not a model");
 
         var (exitCode, terminal, stdout) = RunOnTerminal("audit", folder, "--format", "jsonl", "--jobs", "1");
         var redirected = CliInvocation.RunProcess("audit", folder, "--format", "jsonl", "--jobs", "1");
 
-        Assert.True(exitCode == 0, terminal);
+        Assert.True(exitCode == (int)ExitCode.InputRejected, terminal);
         Assert.Contains("auditing models", terminal);
+        Assert.Contains($"onnxconv: {bad}: ", terminal);
         Assert.Equal(redirected.Stdout, stdout);
     }
 
