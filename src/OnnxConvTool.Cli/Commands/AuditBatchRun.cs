@@ -31,19 +31,14 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
 
         using (var progress = ProgressDisplay.For(context, parse))
         {
-            bool stream = reportPath is null && format != OutputFormat.Json && !(progress.Enabled && context.OutIsTerminal);
+            bool stream = reportPath is null && !(progress.Enabled && context.OutIsTerminal);
             AuditBatch.Run(models, options, jobs, Render, item =>
             {
                 _items.Add(format == OutputFormat.Json ? item : item with { Rendered = null });
-                if (item.Failed)
-                {
-                    progress.WriteError($"onnxconv: {item.Error}");
-                    if (format == OutputFormat.Jsonl) Emit(ErrorObject(item).ToJsonString(AuditJson.CompactOptions) + "\n", stream);
-                }
-                else
-                {
-                    Emit(item.Rendered!, stream);
-                }
+                if (item.Failed) progress.WriteError($"onnxconv: {item.Error}");
+                if (format == OutputFormat.Json) return;
+                if (!item.Failed) Emit(item.Rendered!, stream);
+                else if (format == OutputFormat.Jsonl) Emit(ErrorObject(item).ToJsonString(AuditJson.CompactOptions) + "\n", stream);
             }, progress, context.Cancellation);
         }
 
@@ -54,7 +49,6 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
             OutputFormat.Markdown => SummaryMarkdown(),
             _ => SummaryTable(),
         };
-        if (format == OutputFormat.Json) _held.Clear();
         _held.Append(summary);
         ReportOutput.Write(context, reportPath, _held.ToString());
         _held.Clear();
