@@ -68,6 +68,7 @@ public enum OutputFormat
     Text,
     Json,
     Markdown,
+    Html,
     /// <summary>JSON Lines: one compact JSON object per line (batch audit).</summary>
     Jsonl,
 }

@@ -20,7 +20,7 @@ public static class AuditCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var shape = CommonOptions.Shape();
-        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Jsonl);
+        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html, OutputFormat.Jsonl);
         var report = CommonOptions.Report();
         var noRank = new Option<bool>("--no-rank")
         {
@@ -59,6 +59,8 @@ public static class AuditCommand
                 throw new OnnxConvException(ExitCode.UsageError, $"{paths[0]}: --recursive applies to folders, and no path given is one");
             if (paths.Length > 1 || Directory.Exists(paths[0]) || chosenFormat == OutputFormat.Jsonl)
             {
+                if (chosenFormat == OutputFormat.Html)
+                    throw new OnnxConvException(ExitCode.UsageError, $"{paths[0]}: --format html renders one model; give one model file, or another format for several");
                 var batch = new AuditBatchRun(context, parse, chosenFormat, parse.GetValue(report));
                 return batch.Run(paths, parse.GetValue(recursive), options, Math.Min(parse.GetValue(jobs), Environment.ProcessorCount));
             }
@@ -77,6 +79,7 @@ public static class AuditCommand
             {
                 OutputFormat.Json => AuditJson.Serialize(audit),
                 OutputFormat.Markdown => AuditFormatter.Markdown(audit),
+                OutputFormat.Html => AuditHtml.Render(audit),
                 _ => AuditFormatter.Table(audit),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
