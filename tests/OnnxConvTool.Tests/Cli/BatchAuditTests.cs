@@ -148,7 +148,7 @@ public sealed class BatchAuditTests : IDisposable
     }
 
     [Fact]
-    public void AFolderWithoutModelsIsRejectedAndRecursiveWithoutAFolderIsAUsageError()
+    public void AFolderWithoutModelsIsRejectedAndRecursiveWithoutAFolderOrHtmlForSeveralIsAUsageError()
     {
         string empty = Directory.CreateDirectory(_temp.File("empty")).FullName;
         var none = CliInvocation.RunProcess("audit", empty);
@@ -158,5 +158,10 @@ public sealed class BatchAuditTests : IDisposable
         var recursive = CliInvocation.RunProcess("audit", _mnist, "--recursive");
         Assert.Equal((int)ExitCode.UsageError, recursive.ExitCode);
         Assert.Contains("--recursive", Assert.Single(recursive.StderrLines));
+
+        var html = CliInvocation.RunProcess("audit", _mnist, _resnet, "--format", "html");
+        Assert.Equal((int)ExitCode.UsageError, html.ExitCode);
+        Assert.Contains("--format html renders one model", Assert.Single(html.StderrLines));
+        Assert.Empty(html.Stdout);
     }
 }
