@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OnnxConvTool.Analysis;
+using OnnxConvTool.Ir;
 using Spectre.Console;
 
 namespace OnnxConvTool.Cli.Commands;
@@ -21,7 +22,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
     private readonly StringBuilder _held = new();
     private readonly List<AuditBatchItem> _items = [];
 
-    public int Run(string[] paths, bool recursive, AuditOptions options, int jobs)
+    public int Run(string[] paths, bool recursive, AuditOptions options, Action<Model, string> checkInputs, int jobs)
     {
         var models = AuditBatch.FindModels(paths, recursive);
         if (models.Count == 0)
@@ -32,7 +33,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
         using (var progress = ProgressDisplay.For(context, parse))
         {
             bool stream = reportPath is null && !(progress.Enabled && context.OutIsTerminal);
-            AuditBatch.Run(models, options, jobs, Render, item =>
+            AuditBatch.Run(models, options, checkInputs, jobs, Render, item =>
             {
                 _items.Add(format == OutputFormat.Json ? item : item with { Rendered = null });
                 if (item.Failed) progress.WriteError($"onnxconv: {item.Error}");

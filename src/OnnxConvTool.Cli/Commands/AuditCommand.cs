@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OnnxConvTool.Analysis;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Rules;
 using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Cli.Commands;
@@ -19,8 +20,8 @@ public static class AuditCommand
             Description = "Path of the ONNX model; several models or folders audit every one (a folder: its *.onnx files).",
             Arity = ArgumentArity.OneOrMore,
         };
-        var shape = CommonOptions.Shape();
-        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html, OutputFormat.Jsonl);
+        var inputs = new VerifyCliOptions();
+        var format = CommonOptions.Format(ReportFormats.Audit);
         var report = CommonOptions.Report();
         var noRank = new Option<bool>("--no-rank")
         {
@@ -39,22 +40,34 @@ public static class AuditCommand
         {
             if (result.GetValueOrDefault<int>() < 1) result.AddError($"--jobs must be at least 1 (got {result.GetValueOrDefault<int>()}).");
         });
-        var command = new Command("audit", "List every Conv with a 1x1 kernel (all graphs and subgraphs): geometry, MACs, weight source, role and weight rank. Several models or a folder: audit each, then a summary.")
+        var command = new Command("audit", CommonOptions.Described("List every Conv with a 1x1 kernel (all graphs and subgraphs): geometry, MACs, weight source, role, weight rank, and which rewrites and fusions apply. Several models or a folder: audit each, then a summary.",
+            "onnxconv audit models/resnet_bottleneck.onnx --format markdown"))
         {
-            models, shape, format, report, noRank, recursive, jobs, CommonOptions.Quiet, CommonOptions.Verbose,
+            models, format, report, noRank, recursive, jobs, CommonOptions.Quiet, CommonOptions.Verbose,
         };
+        inputs.AddShapeAndValueTo(command);
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string[] paths = parse.GetValue(models)!;
             var chosenFormat = parse.GetValue(format);
-            var overrides = ShapeOverrides.Parse(parse.GetValue(shape) ?? []);
+            var overrides = ShapeOverrides.Parse(parse.GetValue(inputs.Shape) ?? []);
+            var values = inputs.Values(parse);
             var options = new AuditOptions
             {
                 ShapeOverrides = overrides,
+                InputValues = values,
                 ComputeWeightRank = !parse.GetValue(noRank),
                 RewriteChecks = Conv1x1Checks.Rewrites(),
                 FusionChecks = Conv1x1Checks.Fusions(),
             };
+            void CheckInputs(Model loaded, string path)
+            {
+                ShapeOverrides.Validate(loaded, overrides);
+                foreach (string name in values.Keys)
+                    if (loaded.Graph.Inputs.All(i => i.Name != name))
+                        throw new OnnxConvException(ExitCode.UsageError, $"--value names '{name}', but {path} has no input of that name (its inputs: {string.Join(", ", loaded.Graph.Inputs.Where(i => !i.IsInitializer).Select(i => $"'{i.Name}'"))})");
+            }
+
             if (parse.GetValue(recursive) && !paths.Any(Directory.Exists))
                 throw new OnnxConvException(ExitCode.UsageError, $"{paths[0]}: --recursive applies to folders, and no path given is one");
             if (paths.Length > 1 || Directory.Exists(paths[0]) || chosenFormat == OutputFormat.Jsonl)
@@ -62,18 +75,18 @@ public static class AuditCommand
                 if (chosenFormat == OutputFormat.Html)
                     throw new OnnxConvException(ExitCode.UsageError, $"{paths[0]}: --format html renders one model; give one model file, or another format for several");
                 var batch = new AuditBatchRun(context, parse, chosenFormat, parse.GetValue(report));
-                return batch.Run(paths, parse.GetValue(recursive), options, Math.Min(parse.GetValue(jobs), Environment.ProcessorCount));
+                return batch.Run(paths, parse.GetValue(recursive), options, CheckInputs, Math.Min(parse.GetValue(jobs), Environment.ProcessorCount));
             }
 
-            string path = paths[0];
-            ReportOutput.CheckTarget(parse.GetValue(report), path);
+            string single = paths[0];
+            ReportOutput.CheckTarget(parse.GetValue(report), single);
             AuditReport audit;
             using (var progress = ProgressDisplay.For(context, parse))
             {
-                progress.Report(new WorkProgress($"loading {Path.GetFileName(path)}", 0, 0));
-                var loaded = ModelReader.Load(path);
-                ShapeOverrides.Validate(loaded, overrides);
-                audit = Conv1x1Audit.Run(loaded, options with { Progress = progress }, path);
+                progress.Report(new WorkProgress($"loading {Path.GetFileName(single)}", 0, 0));
+                var loaded = ModelReader.Load(single);
+                CheckInputs(loaded, single);
+                audit = Conv1x1Audit.Run(loaded, options with { Progress = progress }, single);
             }
             string text = chosenFormat switch
             {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Rules;
-using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Analysis;
 
@@ -65,9 +64,10 @@ public static class AuditBatch
     /// audit into the text the caller keeps; <paramref name="onItem"/> gets every item in the order of
     /// <paramref name="models"/> (never concurrently), as soon as it and all before it are done.
     /// </summary>
+    /// <param name="checkInputs">Called with each loaded model before its audit; it throws <see cref="OnnxConvException"/> to skip a model the options do not fit.</param>
     /// <param name="progress">Told as each model is done (phase "auditing models").</param>
     /// <exception cref="OperationCanceledException">Cancelled; models already done were passed to <paramref name="onItem"/>.</exception>
-    public static void Run(IReadOnlyList<string> models, AuditOptions options, int jobs, Func<AuditReport, string> render,
+    public static void Run(IReadOnlyList<string> models, AuditOptions options, Action<Model, string>? checkInputs, int jobs, Func<AuditReport, string> render,
         Action<AuditBatchItem> onItem, IProgress<WorkProgress>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
@@ -79,7 +79,7 @@ public static class AuditBatch
             new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancellation },
             i =>
             {
-                var item = AuditOne(models[i], options, render);
+                var item = AuditOne(models[i], options, checkInputs, render);
                 lock (gate)
                 {
                     done[i] = item;
@@ -93,12 +93,12 @@ public static class AuditBatch
             });
     }
 
-    private static AuditBatchItem AuditOne(string path, AuditOptions options, Func<AuditReport, string> render)
+    private static AuditBatchItem AuditOne(string path, AuditOptions options, Action<Model, string>? checkInputs, Func<AuditReport, string> render)
     {
         try
         {
             var model = ModelReader.Load(path);
-            if (options.ShapeOverrides is { Count: > 0 } overrides) ShapeOverrides.Validate(model, overrides);
+            checkInputs?.Invoke(model, path);
             var report = Conv1x1Audit.Run(model, options, path);
             return new AuditBatchItem(path, render(report), AuditBatchCounts.Of(report), null, ExitCode.Ok);
         }
