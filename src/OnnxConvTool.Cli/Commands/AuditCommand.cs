@@ -45,6 +45,18 @@ public static class AuditCommand
         {
             models, format, report, noRank, recursive, jobs, CommonOptions.Quiet, CommonOptions.Verbose,
         };
+        // The models take any number of paths, so the parser hands a misspelled option to them: name it as what it is.
+        models.Validators.Add(result =>
+        {
+            foreach (string path in result.GetValueOrDefault<string[]>() ?? [])
+                if (path.StartsWith('-') && !Path.Exists(path))
+                {
+                    var names = result.Parent is System.CommandLine.Parsing.CommandResult owner
+                        ? owner.Command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)) : [];
+                    result.AddError($"unknown option '{path}' for onnxconv audit{Suggestions.DidYouMean(path, names)}");
+                    return;
+                }
+        });
         inputs.AddShapeAndValueTo(command);
         command.SetAction(parse => context.Execute(parse, () =>
         {

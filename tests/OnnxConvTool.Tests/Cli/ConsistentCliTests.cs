@@ -360,7 +360,7 @@ public sealed class ConsistentCliTests : IDisposable
     {
         Assert.Contains("--format", BashCompletions("onnxconv audit model.onnx --fo"));
         Assert.Equal(["markdown"], BashCompletions("onnxconv audit model.onnx --format m"));
-        Assert.Equal(["html", "json", "markdown", "table"], BashCompletions("onnxconv audit model.onnx --format ").Order(StringComparer.Ordinal));
+        Assert.Equal(["html", "json", "jsonl", "markdown", "table"], BashCompletions("onnxconv audit model.onnx --format ").Order(StringComparer.Ordinal));
     }
 
     [Theory]
