@@ -11,7 +11,11 @@ public static partial class OnnxConvCli
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         using var interrupts = new Interrupts();
-        var context = new CliContext(stdout, stderr, interrupts.Token);
+        var context = new CliContext(stdout, stderr, interrupts.Token)
+        {
+            OutIsTerminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected,
+            ErrorIsTerminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+        };
         var root = BuildRoot(context);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not { ClearsParseErrors: true })

@@ -14,6 +14,9 @@ public sealed record BenchOptions
 
     /// <summary>Shapes, constant values, input files and seed, as for verify (trials, tolerances and localize are ignored).</summary>
     public VerifyOptions Inputs { get; init; } = new();
+
+    /// <summary>Told as each round of warm-up and timed runs starts.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }
 
 /// <summary>Latency of one model over the timed runs, in milliseconds.</summary>
@@ -96,6 +99,7 @@ public static class LatencyBenchmark
             var timings = models.Select(_ => new List<RunTiming>(options.Runs)).ToList();
             for (int round = -options.Warmup; round < options.Runs; round++)
             {
+                options.Progress?.Report(new WorkProgress(round < 0 ? "warm-up runs" : "timed runs", round < 0 ? round + options.Warmup : round, round < 0 ? options.Warmup : options.Runs));
                 for (int k = 0; k < sessions.Count; k++)
                 {
                     int m = ((round % sessions.Count) + sessions.Count + k) % sessions.Count;

@@ -12,6 +12,7 @@ internal static class BenchmarkHost
         ["convert"] = ("onnxconv convert vs python3 onnx.save(onnx.load()) on a 0.5 GB model of 32 chained 2048→2048 1x1 convs", ConvertBenchmark.Run),
         ["verify"] = (VerifyBenchmark.Description, VerifyBenchmark.Run),
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
+        ["batch-audit"] = (BatchAuditBenchmark.Description, BatchAuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
         ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),

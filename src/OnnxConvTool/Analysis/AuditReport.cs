@@ -249,4 +249,7 @@ public sealed record AuditOptions
 
     /// <summary>Fold rules whose applicability is reported per conv (the <c>fusions</c> field); null leaves it out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck>? FusionChecks { get; init; }
+
+    /// <summary>Told after each weight's rank, from the worker threads that compute them.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }

@@ -53,9 +53,14 @@ public static class Conv1x1Audit
         }
 
         long? allMacs = macsUnknown == 0 ? totalMacs : null;
-        var ranks = options.ComputeWeightRank
-            ? WeightRanks.Compute(pending.Select(p => (p.Node.Input(1), p.Geometry.Group)).ToList(), options.RankWorkers ?? WeightRanks.DefaultWorkers)
-            : new NumericalRank?[pending.Count];
+        var ranks = new NumericalRank?[pending.Count];
+        if (options.ComputeWeightRank)
+        {
+            int ranked = 0;
+            options.Progress?.Report(new WorkProgress("weight ranks", 0, pending.Count));
+            ranks = WeightRanks.Compute(pending.Select(p => (p.Node.Input(1), p.Geometry.Group)).ToList(), options.RankWorkers ?? WeightRanks.DefaultWorkers,
+                _ => options.Progress?.Report(new WorkProgress("weight ranks", Interlocked.Increment(ref ranked), pending.Count)));
+        }
         var rows = pending.Select((p, i) => Describe(p.Node, p.Geometry, shapes, allMacs, ranks[i], options)).ToList();
 
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;

@@ -27,6 +27,9 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
     /// </summary>
     public static CliInvocation RunProcessWithin(TimeSpan limit, params string[] args) => RunProcess(ProcessStart(null, args), limit);
 
+    /// <summary>Runs a process made by <see cref="ProcessStart"/> (e.g. with environment variables added).</summary>
+    public static CliInvocation RunProcess(ProcessStartInfo start) => RunProcess(start, null);
+
     private static CliInvocation RunProcess(ProcessStartInfo start, TimeSpan? limit)
     {
         using var process = Process.Start(start)!;
