@@ -13,6 +13,7 @@ internal static class BenchmarkHost
         ["verify"] = (VerifyBenchmark.Description, VerifyBenchmark.Run),
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
+        ["startup"] = (StartupBenchmark.Description, StartupBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
         ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),
         ["fold-latency"] = (LatencyCases.SharedDescription,
