@@ -14,6 +14,7 @@ internal static class BenchmarkHost
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
         ["batch-audit"] = (BatchAuditBenchmark.Description, BatchAuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
+        ["startup"] = (StartupBenchmark.Description, StartupBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
         ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),
         ["audit-rank"] = (AuditRankBenchmark.Description, AuditRankBenchmark.Run),

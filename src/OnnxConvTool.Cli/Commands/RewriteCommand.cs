@@ -152,7 +152,7 @@ internal sealed record RewriteSummary(
     {
         var candidates = new JsonArray();
         foreach (var o in Result.Outcomes)
-            candidates.Add(new JsonObject
+            candidates.Add((JsonNode)new JsonObject
             {
                 ["rule"] = o.RuleId,
                 ["graph"] = o.GraphPath,
