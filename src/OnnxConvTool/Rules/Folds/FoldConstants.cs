@@ -1,0 +1,112 @@
+using OnnxConvTool.Ir;
+using OnnxConvTool.Numerics;
+using OnnxConvTool.Rewriting;
+
+namespace OnnxConvTool.Rules.Folds;
+
+/// <summary>A node whose outputs are known ahead of time, and the values they take.</summary>
+public sealed record ConstantFoldMatch(Node Node, IReadOnlyList<Tensor> Outputs, double? DeviationUlps, string Description);
+
+/// <summary>
+/// Replaces a node whose inputs are all constants (or, for Shape and Size, whose input shape is statically known)
+/// with initializers holding what it computes.
+/// </summary>
+/// <remarks>
+/// <para>What ONNX Runtime's basic level does once per session (constant folding of shape arithmetic and of
+/// constant slices, casts and concatenations) is done once in the file: Shape, Size, Gather, Unsqueeze, Squeeze,
+/// Concat, Slice, Split, Reshape, Transpose, Cast, ConstantOfShape, Range, Add, Sub, Mul, Div, Equal and Not, with
+/// the semantics of the model's opset (<see cref="ConstantEvaluator"/>), in every graph; a subgraph node reading
+/// constants of an enclosing graph folds into an initializer of its own graph. The fixpoint driver offers the
+/// readers of a folded value again, so whole constant chains fold.</para>
+/// <para>Preconditions, each failing with its own sentence:
+/// (1) the node is in the default domain and holds no subgraph;
+/// (2) every input is a constant no graph input can override (an initializer listed as a graph input folds only
+/// with <see cref="RewriteContext.FoldOverridableInitializers"/>), or for Shape and Size the input's shape is
+/// proved by shape inference;
+/// (3) no output is a graph output (it keeps the node that names it);
+/// (4) the op's result is defined ahead of time for these inputs at this opset (no integer overflow, no
+/// out-of-range index or cast, a supported element type);
+/// (5) each output holds at most <see cref="MaxElements"/> elements, so a fold never inflates the model.</para>
+/// </remarks>
+public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
+{
+    public const string RuleId = "fold-constants";
+
+    /// <summary>The largest output, in elements, a fold writes as an initializer.</summary>
+    public const long MaxElements = 1 << 20;
+
+    public override string Id => RuleId;
+
+    public override string Summary => "Replaces a node computed from constants (or from a statically known shape) with an initializer holding its result.";
+
+    public override IReadOnlyCollection<string> RootOpTypes { get; } = ConstantEvaluator.OpTypes.ToArray();
+
+    public override bool IsCandidate(Node node) => ConstantEvaluator.OpTypes.Contains(node.OpType);
+
+    public override MatchResult<ConstantFoldMatch> TryMatch(Node node, RewriteContext context)
+    {
+        if (FusionGuards.OnnxDomain(node) is { } domain) return MatchResult.Fail(domain);
+        if (node.HasSubgraphs) return MatchResult.Fail($"'{node.DisplayName}' holds a subgraph");
+        bool shapeOnly = node.OpType is "Shape" or "Size";
+        string? notConstant = null;
+        var constants = new Dictionary<Value, ConstantTensor?>(ReferenceEqualityComparer.Instance);
+        foreach (var input in node.Inputs)
+        {
+            if (input is null || constants.ContainsKey(input)) continue;
+            if (FusionGuards.FoldableConstant(input, "input", context, out var tensor) is { } reason)
+            {
+                if (!shapeOnly) return MatchResult.Fail(reason);
+                notConstant = reason;
+                constants[input] = null;
+                continue;
+            }
+            constants[input] = ConstantTensor.From(tensor);
+            if (constants[input] is null && !shapeOnly)
+                return MatchResult.Fail($"the input '{input.Name}' is {ElementTypes.Name(tensor.ElementType)}, which is not evaluated ahead of time");
+        }
+        foreach (var output in node.Outputs)
+            if (output.IsGraphOutput) return MatchResult.Fail($"'{output.Name}' is a graph output, so the node that names it stays");
+
+        long[]? StaticDims(Value value)
+        {
+            if (constants.TryGetValue(value, out var known) && known is not null) return known.Dims;
+            if (FusionGuards.FoldableConstant(value, "input", context, out var tensor) is null) return tensor.Dims.ToArray();
+            var shape = context.InferredShapeOf(value);
+            return shape.IsFullyKnown ? shape.Dims!.Select(d => d.Value!.Value).ToArray() : null;
+        }
+
+        ConstantResult result;
+        try
+        {
+            result = new ConstantEvaluator(node, context.Opset, v => constants.GetValueOrDefault(v), StaticDims).Evaluate();
+        }
+        catch (ConstantRefusal refusal)
+        {
+            return MatchResult.Fail(notConstant is not null && refusal.Message.Contains("not known ahead of time", StringComparison.Ordinal)
+                ? $"{refusal.Message} ({notConstant})" : refusal.Message);
+        }
+        if (result.Outputs.Count != node.Outputs.Count)
+            return MatchResult.Fail($"'{node.DisplayName}' has {node.Outputs.Count} outputs but computes {result.Outputs.Count}");
+        foreach (var output in result.Outputs)
+            if (output.Count > MaxElements)
+                return MatchResult.Fail($"'{node.DisplayName}' would store {output.Count:N0} elements, more than the {MaxElements:N0} a constant fold may write");
+        var tensors = result.Outputs.Select((t, i) => t.ToTensor(node.Outputs[i].Name)).ToArray();
+        string described = string.Join(", ", tensors.Select(t => $"{ElementTypes.Name(t.ElementType)}{t.FormatDims()}"));
+        return new ConstantFoldMatch(node, tensors, result.DeviationUlps, $"{node.OpType} evaluated ahead of time into {described}");
+    }
+
+    public override void Rewrite(ConstantFoldMatch match, GraphRewriter rewriter)
+    {
+        var node = match.Node;
+        for (int i = 0; i < node.Outputs.Count; i++)
+        {
+            var output = node.Outputs[i];
+            var folded = node.Graph.AddInitializer(match.Outputs[i]);
+            rewriter.ReplaceAllUsesWith(output, folded, keepName: true);
+        }
+        rewriter.RemoveNode(node);
+        if (match.DeviationUlps is { } ulps) rewriter.ReportDeviationUlps(ulps);
+    }
+
+    public override string Describe(ConstantFoldMatch match) => match.Description;
+}
