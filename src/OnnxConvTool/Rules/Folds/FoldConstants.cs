@@ -98,14 +98,66 @@ public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
     public override void Rewrite(ConstantFoldMatch match, GraphRewriter rewriter)
     {
         var node = match.Node;
+        var home = HomeGraph(node);
         for (int i = 0; i < node.Outputs.Count; i++)
         {
             var output = node.Outputs[i];
-            var folded = node.Graph.AddInitializer(match.Outputs[i]);
+            if (FindEqual(home, match.Outputs[i]) is { } existing)
+            {
+                rewriter.ReplaceAllUsesWith(output, existing, keepName: false);
+                continue;
+            }
+            var folded = home.AddInitializer(match.Outputs[i]);
+            Remember(folded);
             rewriter.ReplaceAllUsesWith(output, folded, keepName: true);
         }
         rewriter.RemoveNode(node);
         if (match.DeviationUlps is { } ulps) rewriter.ReportDeviationUlps(ulps);
+    }
+
+    /// <summary>
+    /// Where the folded values go: the innermost graph defining an input other than a small Constant node (index
+    /// lists, axes), so sibling subgraphs that slice the same outer weight the same way share one result instead
+    /// of each storing a copy. The node's own graph when it reads nothing else.
+    /// </summary>
+    private static Graph HomeGraph(Node node)
+    {
+        Graph? home = null;
+        foreach (var input in node.Inputs)
+        {
+            if (input is null || input.Producer is { OpType: "Constant" } && Model.TryGetConstant(input) is { ElementCount: <= SmallConstant }) continue;
+            if (home is null || input.Graph.Depth > home.Depth) home = input.Graph;
+        }
+        return home ?? node.Graph;
+    }
+
+    private const long SmallConstant = 64;
+
+    private readonly Dictionary<(Graph Graph, int Type, string Dims, int Hash), List<Value>> _folded = [];
+
+    private static (Graph, int, string, int) KeyOf(Graph graph, Tensor tensor)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(tensor.GetRawBytes().Span);
+        return (graph, (int)tensor.ElementType, tensor.FormatDims(), hash.ToHashCode());
+    }
+
+    private void Remember(Value value)
+    {
+        var key = KeyOf(value.Graph, value.Initializer!);
+        if (!_folded.TryGetValue(key, out var list)) _folded[key] = list = [];
+        list.Add(value);
+    }
+
+    /// <summary>An initializer this run folded earlier into <paramref name="graph"/> with the same type, dims and bytes, still in the graph.</summary>
+    private Value? FindEqual(Graph graph, Tensor tensor)
+    {
+        if (!_folded.TryGetValue(KeyOf(graph, tensor), out var list)) return null;
+        var bytes = tensor.GetRawBytes().Span;
+        foreach (var value in list)
+            if (value.Initializer is { } existing && ReferenceEquals(graph.Find(value.Name), value) && existing.GetRawBytes().Span.SequenceEqual(bytes))
+                return value;
+        return null;
     }
 
     public override string Describe(ConstantFoldMatch match) => match.Description;
