@@ -1,6 +1,7 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Shapes;
 
 namespace OnnxConvTool.Numerics;
 
@@ -189,18 +190,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
             if (!seen.Add(axis)) throw new ConstantRefusal($"'{node.DisplayName}' slices axis {axis} twice");
             long dim = data.Dims[axis], step = steps[i];
             if (step == 0) throw new ConstantRefusal($"'{node.DisplayName}' has a step of 0");
-            long start = starts[i] < 0 ? starts[i] + dim : starts[i];
-            long end = ends[i] < 0 ? ends[i] + dim : ends[i];
-            if (step > 0)
-            {
-                start = Math.Clamp(start, 0, dim);
-                end = Math.Clamp(end, 0, dim);
-            }
-            else
-            {
-                start = Math.Clamp(start, 0, dim - 1);
-                end = Math.Clamp(end, -1, dim - 1);
-            }
+            var (start, end) = ShapeMath.SliceBounds(starts[i], ends[i], step, dim);
             picks[axis] = Ranges.Sequence(start, end, step);
         }
         return Select(data, picks);
@@ -241,7 +231,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
     /// <summary>The sub-tensor taking, along each axis, the listed indices in order.</summary>
     private static ConstantTensor Select(ConstantTensor data, long[][] picks)
     {
-        var strides = Strides(data.Dims);
+        var strides = ShapeMath.Strides(data.Dims);
         var dims = picks.Select(p => (long)p.Length).ToArray();
         var sources = new long[WeightMath.ElementCount(dims)];
         var position = new int[dims.Length];
@@ -257,18 +247,6 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
             }
         }
         return data.Pick(dims, sources);
-    }
-
-    private static long[] Strides(long[] dims)
-    {
-        var strides = new long[dims.Length];
-        long stride = 1;
-        for (int i = dims.Length - 1; i >= 0; i--)
-        {
-            strides[i] = stride;
-            stride *= dims[i];
-        }
-        return strides;
     }
 
     /// <summary>Reshape: shape attribute before opset 5, input since; 0 copies the input's dim (unless allowzero, opset 14), -1 is inferred.</summary>
@@ -309,7 +287,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         var perm = node.GetInts("perm") ?? Enumerable.Range(0, data.Rank).Reverse().Select(i => (long)i).ToArray();
         if (perm.Length != data.Rank || perm.Order().Where((p, i) => p != i).Any())
             throw new ConstantRefusal($"the perm of '{node.DisplayName}' is not a permutation of {data.Rank} axes");
-        var strides = Strides(data.Dims);
+        var strides = ShapeMath.Strides(data.Dims);
         var dims = perm.Select(p => data.Dims[p]).ToArray();
         var sources = new long[data.Count];
         var position = new int[dims.Length];
@@ -433,7 +411,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
 
     private static long[] BroadcastSources(long[] dims, long[] outDims)
     {
-        var strides = Strides(dims);
+        var strides = ShapeMath.Strides(dims);
         for (int i = 0; i < dims.Length; i++) if (dims[i] == 1) strides[i] = 0;
         var sources = new long[WeightMath.ElementCount(outDims)];
         var position = new long[outDims.Length];
