@@ -41,7 +41,13 @@ public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
 
     public override IReadOnlyCollection<string> RootOpTypes { get; } = ConstantEvaluator.OpTypes.ToArray();
 
-    public override bool IsCandidate(Node node) => ConstantEvaluator.OpTypes.Contains(node.OpType);
+    /// <summary>
+    /// An op it evaluates whose inputs are all initializers or <c>Constant</c> outputs (any input for Shape and Size):
+    /// nodes reading run-time values are not candidates, so <c>--explain</c> lists only constants it could not fold.
+    /// </summary>
+    public override bool IsCandidate(Node node) =>
+        ConstantEvaluator.OpTypes.Contains(node.OpType)
+        && (node.OpType is "Shape" or "Size" || node.Inputs.All(i => i is null || i.IsInitializer || i.Producer is { OpType: "Constant" }));
 
     public override MatchResult<ConstantFoldMatch> TryMatch(Node node, RewriteContext context)
     {
