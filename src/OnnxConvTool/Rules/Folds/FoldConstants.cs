@@ -66,7 +66,7 @@ public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
                 constants[input] = null;
                 continue;
             }
-            constants[input] = ConstantTensor.From(tensor);
+            constants[input] = Decoded(tensor);
             if (constants[input] is null && !shapeOnly)
                 return MatchResult.Fail($"the input '{input.Name}' is {ElementTypes.Name(tensor.ElementType)}, which is not evaluated ahead of time");
         }
@@ -138,6 +138,15 @@ public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
     }
 
     private const long SmallConstant = 64;
+
+    /// <summary>Constants decoded once per run: a weight many slices read is decoded once, not once per slice and visit.</summary>
+    private readonly Dictionary<Onnx.TensorProto, ConstantTensor?> _decoded = new(ReferenceEqualityComparer.Instance);
+
+    private ConstantTensor? Decoded(Tensor tensor)
+    {
+        if (!_decoded.TryGetValue(tensor.Proto, out var decoded)) _decoded[tensor.Proto] = decoded = ConstantTensor.From(tensor);
+        return decoded;
+    }
 
     private readonly Dictionary<(Graph Graph, int Type, string Dims, int Hash), List<Value>> _folded = [];
 
