@@ -62,4 +62,5 @@ public enum OutputFormat
     Text,
     Json,
     Markdown,
+    Html,
 }

@@ -74,6 +74,7 @@ public static class FuzzPipeline
         AuditFormatter.Table(audit);
         AuditFormatter.Markdown(audit);
         AuditJson.Serialize(audit);
+        AuditHtml.Render(audit);
 
         byte[] saved = ModelWriter.ToBytes(model);
         byte[] resaved = ModelWriter.ToBytes(Reload(saved, scratchDirectory, "the saved model"));

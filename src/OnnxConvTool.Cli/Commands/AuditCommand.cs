@@ -13,7 +13,7 @@ public static class AuditCommand
     {
         var model = CommonOptions.Model();
         var shape = CommonOptions.Shape();
-        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html);
         var report = CommonOptions.Report();
         var noRank = new Option<bool>("--no-rank")
         {
@@ -41,6 +41,7 @@ public static class AuditCommand
             {
                 OutputFormat.Json => AuditJson.Serialize(audit),
                 OutputFormat.Markdown => AuditFormatter.Markdown(audit),
+                OutputFormat.Html => AuditHtml.Render(audit),
                 _ => AuditFormatter.Table(audit),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);

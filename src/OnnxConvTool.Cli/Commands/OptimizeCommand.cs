@@ -54,7 +54,7 @@ public static class OptimizeCommand
             Description = "Skip the ONNX Runtime equivalence check of the result.",
         };
         var inputs = new VerifyCliOptions();
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html);
         var report = CommonOptions.Report();
         var command = new Command("optimize", "Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.")
         {
@@ -111,6 +111,7 @@ public static class OptimizeCommand
             {
                 OutputFormat.Json => summary.RenderJson(),
                 OutputFormat.Markdown => summary.RenderMarkdown(),
+                OutputFormat.Html => summary.RenderHtml(),
                 _ => summary.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);

@@ -144,6 +144,78 @@ internal sealed record OptimizeSummary(
         return text.ToString();
     }
 
+    /// <summary>One self-contained page: the run, before/after figures and op counts, the per-rule table, merges, and with --explain what was not fused.</summary>
+    public string RenderHtml()
+    {
+        var before = Run.Before!;
+        var after = Run.After!;
+        var page = new HtmlPage($"optimize: {Input}");
+        page.Heading(1, $"optimize: {Input}");
+        var facts = new List<(string, string)>
+        {
+            ("input", Input),
+            ("output", Run.Written ? $"{Output} (written)" : $"{Output} (nothing written)"),
+            ("verification", VerificationLine),
+        };
+        if (ConvertResult is not null) facts.Add(("conversion", ConvertLine));
+        facts.Add(("clean-up removed", Removed.Count > 0 ? string.Join(", ", Removed.Select(p => $"{p.Key} {p.Value}")) : "nothing"));
+        facts.Add(("float64 deviation of folded values", Ulps(Deviation)));
+        facts.Add(("time", $"optimize {Run.TransformTime.TotalSeconds:F2} s, verify {Run.VerifyTime.TotalSeconds:F2} s"));
+        page.Facts(facts);
+
+        page.Heading(2, "Before and after");
+        var figures = new List<HtmlRow>
+        {
+            BeforeAfterRow("nodes", before.Nodes, after.Nodes),
+            BeforeAfterRow("MACs", before.Conv1x1.Macs, after.Conv1x1.Macs),
+            BeforeAfterRow("parameters", before.Parameters.Elements, after.Parameters.Elements),
+        };
+        page.Table(new HtmlTable([new("figure"), new("before", true), new("after", true), new("change", true)], figures, "figures"));
+        if (before.Conv1x1.Macs is null || after.Conv1x1.Macs is null) page.Paragraph("MACs are unknown while input dims are free: fix them with --shape.");
+
+        page.Heading(2, "Op counts");
+        var ops = before.OpTypes.Keys.Concat(after.OpTypes.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+            .Select(op => BeforeAfterRow(op, before.OpTypes.GetValueOrDefault(op), after.OpTypes.GetValueOrDefault(op))).ToArray();
+        page.Table(new HtmlTable([new("op"), new("before", true), new("after", true), new("change", true)], ops, "ops"));
+
+        page.Heading(2, "Rules");
+        if (Rules.Count == 0) page.Paragraph("No rules ran.");
+        else
+            page.Table(new HtmlTable([new("rule"), new("applied", true), new("max deviation", true)],
+                Rules.Select(r => new HtmlRow([r.Id, new HtmlCell(r.Applied.ToString(CultureInfo.InvariantCulture), r.Applied), new HtmlCell(Ulps(r.DeviationUlps), r.DeviationUlps)])).ToArray(),
+                "rules"));
+        if (Merges.Count > 0)
+        {
+            page.Heading(2, $"Merges ({Merges.Count})");
+            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("result", Prose: true)],
+                Merges.Select(o => new HtmlRow([o.RuleId, o.GraphPath, NodeCell(o.NodeName), o.Detail])).ToArray(), "merges"));
+        }
+        if (Explain)
+        {
+            page.Heading(2, $"Not fused ({NotFused.Count})");
+            page.Table(new HtmlTable([new("rule"), new("graph"), new("node"), new("op"), new("reason", Prose: true)],
+                NotFused.Select(o => new HtmlRow([o.RuleId, o.GraphPath, NodeCell(o.NodeName), o.OpType, o.Detail])).ToArray(), "not-fused"));
+        }
+        if (Run.Verification is { Equivalent: false }) page.Heading(2, "Verification").Preformatted(Run.Verification.RenderText());
+        return page.Render();
+    }
+
+    private static HtmlCell NodeCell(string name) => new(name, Html: "<code>" + HtmlPage.Escape(name) + "</code>");
+
+    private static HtmlRow BeforeAfterRow(string label, long? before, long? after)
+    {
+        long? change = before is { } b && after is { } a ? a - b : null;
+        string changeText = change switch
+        {
+            null => "?",
+            0 => "",
+            > 0 => "+" + Count(change),
+            _ => Count(change),
+        };
+        return new HtmlRow([label, new HtmlCell(Count(before), before), new HtmlCell(Count(after), after), new HtmlCell(changeText, change)],
+            Class: change is not 0 ? "changed" : null);
+    }
+
     public string RenderJson()
     {
         var rules = new JsonArray();

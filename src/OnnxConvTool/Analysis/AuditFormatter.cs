@@ -7,7 +7,7 @@ namespace OnnxConvTool.Analysis;
 /// <summary>Renders an <see cref="AuditReport"/> as an aligned text table or a GitHub markdown table, with totals.</summary>
 public static class AuditFormatter
 {
-    private static readonly string[] BaseHeaders =
+    internal static readonly string[] BaseHeaders =
         ["node", "graph", "conv", "C→M", "group", "strides", "pads", "input", "output", "MACs", "share", "params", "weight", "rank", "role"];
 
     private const string FusionsHeader = "fusions";
@@ -17,7 +17,7 @@ public static class AuditFormatter
         report.Conv1x1.Any(r => r.Fusions is { Count: > 0 }) ? [.. BaseHeaders, FusionsHeader] : BaseHeaders;
 
     /// <summary>Columns whose numbers read better right-aligned.</summary>
-    private static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
+    internal static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
 
     public static string Table(AuditReport report)
     {
@@ -54,7 +54,7 @@ public static class AuditFormatter
         return text.ToString();
     }
 
-    private static string Title(AuditReport report) =>
+    internal static string Title(AuditReport report) =>
         $"1x1 convolutions in {Path.GetFileName(report.Model)}: {report.Totals.Conv1x1} of {report.Totals.Conv} Conv (opset {report.Opset})";
 
     private static string[] Cells(Conv1x1Row row, int columns)
@@ -67,7 +67,7 @@ public static class AuditFormatter
     private static string FusionsCell(Conv1x1Row row) =>
         row.Fusions?.Where(f => f.Applies).Select(f => f.Rule).ToArray() is { Length: > 0 } applying ? string.Join(",", applying) : "-";
 
-    private static string[] BaseCells(Conv1x1Row row) =>
+    internal static string[] BaseCells(Conv1x1Row row) =>
     [
         row.Node,
         row.Graph,
@@ -99,7 +99,7 @@ public static class AuditFormatter
         };
     }
 
-    private static IEnumerable<string> TotalLines(AuditReport report)
+    internal static IEnumerable<string> TotalLines(AuditReport report)
     {
         var t = report.Totals;
         yield return $"{t.Conv} Conv ({t.Conv1x1} with a 1x1 kernel), {t.ConvTranspose} ConvTranspose, {t.MatMul} MatMul, {t.Gemm} Gemm"

@@ -36,7 +36,17 @@ public sealed record AuditReport
     public required IReadOnlyList<Conv1x1Row> Conv1x1 { get; init; }
 
     public required AuditTotals Totals { get; init; }
+
+    /// <summary>
+    /// Every Conv, ConvTranspose, MatMul and Gemm in graph order (each graph's nodes, subgraphs after their parent) with
+    /// its MACs: the per-layer chart of the HTML report. Not serialised: one entry per op would swamp the JSON.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<LayerCost> Layers { get; init; } = [];
 }
+
+/// <summary>One Conv, ConvTranspose, MatMul or Gemm: its MACs (null when a dim is unknown) and, for a 1x1 Conv, its index in <see cref="AuditReport.Conv1x1"/>.</summary>
+public sealed record LayerCost(string Node, string Graph, string OpType, long? Macs, int? Conv1x1Index);
 
 /// <summary>One Conv whose kernel is all ones.</summary>
 public sealed record Conv1x1Row

@@ -30,6 +30,7 @@ public static class Conv1x1Audit
         int conv = 0, kernelUnknown = 0, convTranspose = 0, matMul = 0, gemm = 0, macsUnknown = 0;
         long totalMacs = 0;
         var pending = new List<(Node Node, ConvGeometry Geometry)>();
+        var layers = new List<(Node Node, long? Macs)>();
         foreach (var node in model.AllNodes())
         {
             if (!CostModel.CountsMacs(node)) continue;
@@ -40,7 +41,9 @@ public static class Conv1x1Audit
                 case "MatMul": matMul++; break;
                 default: gemm++; break;
             }
-            if (CostModel.Macs(node, shapes) is { } macs) totalMacs = checked(totalMacs + macs);
+            long? nodeMacs = CostModel.Macs(node, shapes);
+            layers.Add((node, nodeMacs));
+            if (nodeMacs is { } macs) totalMacs = checked(totalMacs + macs);
             else macsUnknown++;
             if (node.OpType != "Conv") continue;
             var geometry = ConvGeometry.Read(node, CostModel.ShapeOf(node.Input(1), shapes));
@@ -58,6 +61,7 @@ public static class Conv1x1Audit
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
         long? conv1x1Params = rows.All(r => r.Params is not null) ? rows.Sum(r => r.Params!.Value) : null;
         var roles = Enum.GetValues<Conv1x1Role>().ToDictionary(RoleName, role => rows.Count(r => r.Role == role));
+        var rowIndex = pending.Select((p, i) => (p.Node, i)).ToDictionary(p => p.Node, p => p.i);
         return new AuditReport
         {
             Model = modelLabel ?? model.SourcePath ?? "",
@@ -66,6 +70,8 @@ public static class Conv1x1Audit
             AssumedBatchOne = assumedBatchOne.Select(v => v.Name).ToArray(),
             UnsupportedShapeOps = shapes.UnsupportedOps.ToArray(),
             Conv1x1 = rows,
+            Layers = layers.Select(l => new LayerCost(l.Node.DisplayName, l.Node.Graph.Path, l.Node.OpType, l.Macs,
+                rowIndex.TryGetValue(l.Node, out int index) ? index : null)).ToArray(),
             Totals = new AuditTotals
             {
                 Conv = conv,

@@ -35,6 +35,10 @@ public sealed class AuditCliTests
         (code, text, _) = Run("audit", path, "--format", "markdown");
         Assert.Equal(0, code);
         Assert.Equal(census.Conv1x1.Count + 2, text.Split('\n').Count(l => l.StartsWith('|')));
+
+        (code, text, _) = Run("audit", path, "--format", "html");
+        Assert.Equal(0, code);
+        Assert.Equal(census.Conv1x1.Count, text.Split("<tr id=\"conv1x1-").Length - 1);
     }
 
     [Fact]
