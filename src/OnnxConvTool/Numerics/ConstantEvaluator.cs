@@ -21,7 +21,7 @@ internal sealed class ConstantRefusal(string reason) : Exception(reason);
 /// to the runtime (integer overflow or division by zero, a float cast out of an integer's range, out-of-range
 /// indices) is refused with a <see cref="ConstantRefusal"/>.
 /// </summary>
-internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, ConstantTensor?> constantOf, Func<Value, long[]?> staticDims)
+internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, ConstantTensor?> constantOf, Func<Value, long[]?> staticDims, long maxElements)
 {
     /// <summary>The op types <see cref="Evaluate"/> knows.</summary>
     public static readonly IReadOnlySet<string> OpTypes = new HashSet<string>(StringComparer.Ordinal)
@@ -53,6 +53,23 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
     };
 
     private static ConstantResult One(ConstantTensor output) => new([output], null);
+
+    /// <summary>Refuses, before anything is allocated, an output of more than the caller's element limit (or whose count overflows).</summary>
+    private long CheckedCount(IReadOnlyList<long> dims)
+    {
+        long count = 1;
+        foreach (long d in dims)
+        {
+            if (d != 0 && count > maxElements / d) throw TooLarge(double.PositiveInfinity);
+            count *= d;
+        }
+        return count <= maxElements ? count : throw TooLarge(count);
+    }
+
+    private ConstantRefusal TooLarge(double count) =>
+        new(double.IsInfinity(count)
+            ? $"'{node.DisplayName}' would store more than the {maxElements:N0} elements a constant fold may write"
+            : $"'{node.DisplayName}' would store {count:N0} elements, more than the {maxElements:N0} a constant fold may write");
 
     private ConstantTensor Input(int index) =>
         node.Input(index) is { } value
@@ -108,7 +125,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         var indexDims = Input(1).Dims;
         long outer = WeightMath.ElementCount(data.Dims[..axis]), inner = WeightMath.ElementCount(data.Dims[(axis + 1)..]);
         var outDims = data.Dims[..axis].Concat(indexDims).Concat(data.Dims[(axis + 1)..]).ToArray();
-        var sources = new long[outer * indices.Length * inner];
+        var sources = new long[CheckedCount(outDims)];
         long k = 0;
         for (long o = 0; o < outer; o++)
             foreach (long raw in indices)
@@ -373,7 +390,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
             ? ConstantTensor.From(new Tensor(proto)) ?? throw new ConstantRefusal($"the value of '{node.DisplayName}' has an element type not evaluated ahead of time")
             : ConstantTensor.OfReals(DataType.Float, [1], [0.0]);
         if (fill.Count != 1) throw new ConstantRefusal($"the value of '{node.DisplayName}' is not one element");
-        var sources = new long[WeightMath.ElementCount(dims)];
+        var sources = new long[CheckedCount(dims)];
         return fill.Pick(dims, sources);
     }
 
@@ -388,6 +405,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         long first = start.Integers![0], end = limit.Integers![0], step = delta.Integers![0];
         if (step == 0) throw new ConstantRefusal($"'{node.DisplayName}' has a delta of 0");
         long count = Math.Max(0, (long)Math.Ceiling((double)(end - first) / step));
+        CheckedCount([count]);
         var values = new long[count];
         for (long i = 0; i < count; i++) values[i] = first + i * step;
         return ConstantTensor.OfIntegers(start.Type, [count], values);
@@ -406,6 +424,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
             if (da[i] != db[i] && da[i] != 1 && db[i] != 1) throw new ConstantRefusal($"the inputs of '{node.DisplayName}' do not broadcast");
             dims[i] = da[i] == 1 ? db[i] : da[i];
         }
+        CheckedCount(dims);
         return (dims, BroadcastSources(da, dims), BroadcastSources(db, dims));
     }
 

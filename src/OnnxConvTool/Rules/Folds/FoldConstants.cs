@@ -84,7 +84,7 @@ public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
         ConstantResult result;
         try
         {
-            result = new ConstantEvaluator(node, context.Opset, v => constants.GetValueOrDefault(v), StaticDims).Evaluate();
+            result = new ConstantEvaluator(node, context.Opset, v => constants.GetValueOrDefault(v), StaticDims, MaxElements).Evaluate();
         }
         catch (ConstantRefusal refusal)
         {

@@ -228,6 +228,8 @@ public sealed class FoldConstantsTests
         var b = Computing(13, DataType.Float, 2, b => b.Node("ConstantOfShape", [Ints(b, "shape", 1025, 1024)]));
         AssertRefuses(b, "ConstantOfShape",
             "' would store 1,049,600 elements, more than the 1,048,576 a constant fold may write");
+        var huge = Computing(13, DataType.Float, 2, b => b.Node("ConstantOfShape", [Ints(b, "shape", 1L << 40, 1L << 40)]));
+        AssertRefuses(huge, "ConstantOfShape", "' would store more than the 1,048,576 elements a constant fold may write");
     }
 
     [SkippableFact]
