@@ -60,7 +60,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         long count = 1;
         foreach (long d in dims)
         {
-            if (d != 0 && count > maxElements / d) throw TooLarge(double.PositiveInfinity);
+            if (d != 0 && count > long.MaxValue / d) throw TooLarge(double.PositiveInfinity);
             count *= d;
         }
         return count <= maxElements ? count : throw TooLarge(count);
