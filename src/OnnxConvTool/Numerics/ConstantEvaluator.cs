@@ -306,20 +306,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
             throw new ConstantRefusal($"the perm of '{node.DisplayName}' is not a permutation of {data.Rank} axes");
         var strides = ShapeMath.Strides(data.Dims);
         var dims = perm.Select(p => data.Dims[p]).ToArray();
-        var sources = new long[data.Count];
-        var position = new int[dims.Length];
-        for (long flat = 0; flat < sources.Length; flat++)
-        {
-            long offset = 0;
-            for (int axis = 0; axis < dims.Length; axis++) offset += position[axis] * strides[perm[axis]];
-            sources[flat] = offset;
-            for (int axis = dims.Length - 1; axis >= 0; axis--)
-            {
-                if (++position[axis] < dims[axis]) break;
-                position[axis] = 0;
-            }
-        }
-        return data.Pick(dims, sources);
+        return data.Pick(dims, StridedSources(dims, perm.Select(p => strides[p]).ToArray()));
     }
 
     /// <summary>
@@ -432,6 +419,12 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
     {
         var strides = ShapeMath.Strides(dims);
         for (int i = 0; i < dims.Length; i++) if (dims[i] == 1) strides[i] = 0;
+        return StridedSources(outDims, strides);
+    }
+
+    /// <summary>For each element of an output of <paramref name="outDims"/> in row-major order, the source offset Σ index·stride.</summary>
+    private static long[] StridedSources(long[] outDims, long[] strides)
+    {
         var sources = new long[WeightMath.ElementCount(outDims)];
         var position = new long[outDims.Length];
         for (long flat = 0; flat < sources.Length; flat++)
