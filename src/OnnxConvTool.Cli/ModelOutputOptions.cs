@@ -47,7 +47,16 @@ public sealed class ModelOutputOptions
     {
         if (result.GetValue(ExternalData) && result.GetValue(Inline))
             result.AddError("--external-data and --inline contradict each other; give one of them.");
-        if (result.GetValue(Threshold) is { } threshold)
+        long? threshold;
+        try
+        {
+            threshold = result.GetValue(Threshold);
+        }
+        catch (InvalidOperationException)
+        {
+            return; // the parser reports the value it could not read (e.g. --threshold 1k)
+        }
+        if (threshold is not null)
         {
             if (!result.GetValue(ExternalData)) result.AddError("--threshold only applies with --external-data.");
             if (threshold < 0) result.AddError($"--threshold must be a number of bytes (0 or more), not {threshold}.");
@@ -56,12 +65,16 @@ public sealed class ModelOutputOptions
             result.AddError("Give the output path with -o OUT (or --in-place to overwrite the input).");
     }
 
+    /// <summary>-o FOLDER (an existing folder) means FOLDER/&lt;input file name&gt;; any other path is the file itself.</summary>
+    internal static string InFolder(string output, string inputPath) =>
+        FilePaths.Status(output).Kind == FileKind.Directory ? Path.Combine(output, Path.GetFileName(inputPath)) : output;
+
     /// <summary>The output path and save options; refuses to write over <paramref name="inputPath"/> without --in-place.</summary>
     /// <exception cref="OnnxConvException">Usage error: the output is the input without --in-place, --in-place with another output, or not a regular file.</exception>
     public ModelTarget Resolve(ParseResult parse, string inputPath)
     {
         bool inPlace = parse.GetValue(InPlace);
-        string path = parse.GetValue(Output) ?? inputPath;
+        string path = parse.GetValue(Output) is { } output ? InFolder(output, inputPath) : inputPath;
         bool sameFile = FilePaths.SameFile(path, inputPath);
         if (sameFile && !inPlace)
             throw new OnnxConvException(ExitCode.UsageError, $"{path}: the output is the input model; pass --in-place to overwrite it");

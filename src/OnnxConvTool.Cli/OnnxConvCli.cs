@@ -12,10 +12,9 @@ public static class OnnxConvCli
         var context = new CliContext(stdout, stderr, interrupts.Token);
         var root = BuildRoot(context);
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
+        if (parse.Errors.Count > 0 && parse.Action is not { ClearsParseErrors: true })
         {
-            foreach (var error in parse.Errors) stderr.WriteLine($"onnxconv: {error.Message}");
-            stderr.WriteLine("Run 'onnxconv --help' for usage.");
+            stderr.WriteLine($"onnxconv: {UsageErrors.Describe(parse)}");
             return (int)ExitCode.UsageError;
         }
         return interrupts.Run(() => parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }), stderr);
@@ -31,6 +30,7 @@ public static class OnnxConvCli
         root.Subcommands.Add(RewriteCommand.Create(context));
         root.Subcommands.Add(OptimizeCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
+        root.Subcommands.Add(CompletionCommand.Create(context));
         return root;
     }
 }

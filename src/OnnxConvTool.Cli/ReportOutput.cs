@@ -44,7 +44,7 @@ public static class ReportOutput
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputNotWrittenException($"{reportPath}: cannot write report: {e.Message.ReplaceLineEndings(" ")}", e);
+            throw new OutputNotWrittenException($"{reportPath}: cannot write report: {TempFiles.Scrub(e.Message)}", e);
         }
     }
 

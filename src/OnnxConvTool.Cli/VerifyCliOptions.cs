@@ -85,10 +85,17 @@ public sealed class VerifyCliOptions
         command.Options.Add(Atol);
     }
 
-    /// <exception cref="OnnxConvException">A malformed NAME=... argument (usage error).</exception>
-    public VerifyOptions ToVerifyOptions(ParseResult parse)
+    /// <summary>Adds only --shape and --value, for a command that reads a model without running it (<c>audit</c>).</summary>
+    public void AddShapeAndValueTo(Command command)
     {
-        var shapes = ShapeOverrides.Parse(parse.GetValue(Shape) ?? []);
+        _inputsOnly = true;
+        command.Options.Add(Shape);
+        command.Options.Add(Value);
+    }
+
+    /// <exception cref="OnnxConvException">A malformed --value argument (usage error).</exception>
+    public IReadOnlyDictionary<string, double> Values(ParseResult parse)
+    {
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (string argument in parse.GetValue(Value) ?? [])
         {
@@ -97,6 +104,14 @@ public sealed class VerifyCliOptions
                 throw Usage($"--value {argument}: '{text}' is not a number");
             if (!values.TryAdd(name, number)) throw Usage($"--value {argument}: input '{name}' is given twice");
         }
+        return values;
+    }
+
+    /// <exception cref="OnnxConvException">A malformed NAME=... argument (usage error).</exception>
+    public VerifyOptions ToVerifyOptions(ParseResult parse)
+    {
+        var shapes = ShapeOverrides.Parse(parse.GetValue(Shape) ?? []);
+        var values = Values(parse);
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string argument in parse.GetValue(Input) ?? [])
         {

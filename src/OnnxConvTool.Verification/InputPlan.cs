@@ -88,6 +88,7 @@ internal sealed class InputPlan
         foreach (string name in options.Values.Keys)
             if (options.InputFiles.ContainsKey(name))
                 throw new OnnxConvException(ExitCode.UsageError, $"input '{name}' is given both by --value and by --input");
+        ShapeOverrides.Validate(reference, options.Shapes);
 
         var inputs = new List<PlannedInput>();
         var freeDims = new List<FreeDim>();
@@ -115,12 +116,6 @@ internal sealed class InputPlan
             IReadOnlyList<Dim> dims;
             if (options.Shapes.TryGetValue(value.Name, out var overridden))
             {
-                if (declared is not null && declared.Count != overridden.Count)
-                    throw new OnnxConvException(ExitCode.UsageError, $"--shape {value.Name}: the input has rank {declared.Count} ([{string.Join(",", declared)}]), the shape given has rank {overridden.Count}");
-                if (declared is not null)
-                    for (int axis = 0; axis < declared.Count; axis++)
-                        if (declared[axis].Value is long d && overridden[axis].Value is long o && d != o)
-                            throw new OnnxConvException(ExitCode.UsageError, $"--shape {value.Name}: axis {axis} is fixed to {d} in {label}, not {o}");
                 dims = overridden;
             }
             else

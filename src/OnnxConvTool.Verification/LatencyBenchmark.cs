@@ -125,14 +125,14 @@ public static class LatencyBenchmark
         }
     }
 
-    private static List<string> Labels(IReadOnlyList<Model> models) =>
+    internal static List<string> Labels(IReadOnlyList<Model> models) =>
         models.Select((m, i) => m.SourcePath is { Length: > 0 } p ? p : $"model {i + 1}").ToList();
 
     private static string ThreadsText(int threads) =>
         $"{(threads == 0 ? "default" : threads.ToString(System.Globalization.CultureInfo.InvariantCulture))} intra-op thread{(threads == 1 ? "" : "s")}";
 
     /// <summary>Verify's first-trial inputs, with its fallbacks when ORT rejects the free dims.</summary>
-    private static List<(TrialInput Info, HostTensor Tensor)> FindRunnableFeeds(InputPlan plan, InferenceSession session, Model model, string label, CancellationToken cancellation)
+    internal static List<(TrialInput Info, HostTensor Tensor)> FindRunnableFeeds(InputPlan plan, InferenceSession session, Model model, string label, CancellationToken cancellation)
     {
         var planned = plan.PlannedDims(0);
         string? firstError = null;

@@ -26,7 +26,10 @@ public sealed record PipelineRequest
     /// <summary>Inspect the model before and after (op counts, MACs, parameters) for the report.</summary>
     public bool Inspect { get; init; }
 
-    /// <summary>Input dims fixed for the inspection's MAC count (free batch dims are taken as 1 regardless).</summary>
+    /// <summary>
+    /// The --shape input dims: checked against the input model before any work (even when nothing is verified) and
+    /// fixed for the inspection's MAC count (free batch dims are taken as 1 regardless).
+    /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<Dim>>? InspectShapes { get; init; }
 
     /// <summary>
@@ -66,6 +69,7 @@ public static class ModelPipeline
     {
         var clock = Stopwatch.StartNew();
         var candidate = ModelReader.Load(request.InputPath);
+        if (request.InspectShapes is { } shapes) ShapeOverrides.Validate(candidate, shapes);
         var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath, request.InspectShapes) : null;
         var transform = ModelTransformer.Run(candidate, request.Plan, cancellation);
         request.AfterTransform?.Invoke(transform);

@@ -18,7 +18,9 @@ internal static class BenchmarkHost
         ["fold-latency"] = (LatencyCases.SharedDescription,
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
         ["merge"] = (LatencyCases.BuilderDescription,
-            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
+            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeBenchmark(context.WorkDirectory))),
+        ["merge-profile"] = (MergeProfileBenchmark.Description, MergeProfileBenchmark.Run),
+        ["runtime-cost"] = (RuntimeCostBenchmark.Description, RuntimeCostBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

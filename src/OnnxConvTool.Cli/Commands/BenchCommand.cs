@@ -18,11 +18,8 @@ public static class BenchCommand
             Description = "A second model (e.g. the rewritten copy) timed on the same inputs; the report gives MODEL2/MODEL1.",
             Arity = ArgumentArity.ZeroOrOne,
         };
-        var optimization = new Option<OptimizationLevel>("--opt")
-        {
-            Description = "ONNX Runtime graph optimisation level: none, basic, extended or all.",
-            DefaultValueFactory = _ => OptimizationLevel.All,
-        };
+        var optimization = CommonOptions.Choice<OptimizationLevel>("--opt", Enum.GetValues<OptimizationLevel>(), "ONNX Runtime graph optimisation level");
+        optimization.DefaultValueFactory = _ => OptimizationLevel.All;
         var threads = new Option<int>("--threads")
         {
             Description = "Intra-op threads (0 lets ONNX Runtime choose).",
@@ -39,9 +36,10 @@ public static class BenchCommand
             DefaultValueFactory = _ => 5,
         };
         var inputs = new VerifyCliOptions();
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(ReportFormats.Bench);
         var report = CommonOptions.Report();
-        var command = new Command("bench", "Time one or two models with ONNX Runtime on the same inputs and say which is faster.")
+        var command = new Command("bench", CommonOptions.Described("Time one or two models with ONNX Runtime on the same inputs and say which is faster.",
+            "onnxconv bench models/resnet_bottleneck.onnx matmul.onnx --runs 20"))
         {
             model, second, optimization, threads, runs, warmup, format, report, CommonOptions.Verbose,
         };
@@ -62,7 +60,7 @@ public static class BenchCommand
             var result = LatencyBenchmark.Run(models, options, context.Cancellation);
             string text = parse.GetValue(format) switch
             {
-                OutputFormat.Json => result.RenderJson(),
+                OutputFormat.Json => JsonReports.Versioned(result.RenderJson()),
                 OutputFormat.Markdown => result.RenderMarkdown(),
                 _ => result.RenderText(),
             };

@@ -13,7 +13,8 @@ public static class ConvertCommand
     {
         var input = CommonOptions.Model("input", "Path of the ONNX model to read.");
         var output = new ModelOutputOptions();
-        var command = new Command("convert", "Load and save a model, moving weights into or out of external data files; rewrites nothing else.")
+        var command = new Command("convert", CommonOptions.Described("Load and save a model, moving weights into or out of external data files; rewrites nothing else.",
+            "onnxconv convert models/resnet_bottleneck.onnx -o external.onnx --external-data --threshold 1024"))
         {
             input, CommonOptions.Verbose,
         };

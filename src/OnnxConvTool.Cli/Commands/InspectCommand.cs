@@ -10,9 +10,10 @@ public static class InspectCommand
     public static Command Create(CliContext context)
     {
         var model = CommonOptions.Model();
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json);
+        var format = CommonOptions.Format(ReportFormats.Inspect);
         var report = CommonOptions.Report();
-        var command = new Command("inspect", "Show producer, IR version, opsets, inputs, outputs, op counts, parameters and a 1x1 summary.")
+        var command = new Command("inspect", CommonOptions.Described("Show producer, IR version, opsets, inputs, outputs, op counts, parameters and a 1x1 summary.",
+            "onnxconv inspect models/mobilenetv2_block.onnx --format json"))
         {
             model, format, report, CommonOptions.Verbose,
         };
@@ -21,7 +22,7 @@ public static class InspectCommand
             string path = parse.GetValue(model)!;
             ReportOutput.CheckTarget(parse.GetValue(report), path);
             var inspection = ModelInspection.Of(ModelReader.Load(path), path);
-            string text = parse.GetValue(format) == OutputFormat.Json ? AuditJson.Serialize(inspection) : inspection.ToText();
+            string text = parse.GetValue(format) == OutputFormat.Json ? JsonReports.Versioned(AuditJson.Serialize(inspection)) : inspection.ToText();
             ReportOutput.Write(context, parse.GetValue(report), text);
             return (int)ExitCode.Ok;
         }));

@@ -33,10 +33,8 @@ public static class OptimizeCommand
             Description = "Leave these rules out (ids, comma-separated or repeated).",
             HelpName = "ID,...",
         };
-        var to = new Option<RewriteTarget?>("--to")
-        {
-            Description = "After folding, convert 1x1 Convs: matmul (every one becomes MatMul) or gemm (Gemm on 1x1 maps, MatMul elsewhere).",
-        };
+        var to = CommonOptions.Choice<RewriteTarget?>("--to", [RewriteTarget.MatMul, RewriteTarget.Gemm],
+            "After folding, convert 1x1 Convs (matmul: every one becomes MatMul; gemm: Gemm on 1x1 maps, MatMul elsewhere; rewrite --to conv goes the other way)");
         var explain = new Option<bool>("--explain")
         {
             Description = "List every candidate that was not fused, with the reason.",
@@ -54,17 +52,13 @@ public static class OptimizeCommand
             Description = "Skip the ONNX Runtime equivalence check of the result.",
         };
         var inputs = new VerifyCliOptions();
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html);
+        var format = CommonOptions.Format(ReportFormats.Optimize);
         var report = CommonOptions.Report();
-        var command = new Command("optimize", "Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.")
+        var command = new Command("optimize", CommonOptions.Described("Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.",
+            "onnxconv optimize models/mobilenetv2_block.onnx -o optimized.onnx --explain"))
         {
             model, rules, skip, to, explain, allowMoreMacs, foldOverridable, noVerify, format, report, CommonOptions.Verbose,
         };
-        to.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<RewriteTarget?>() == RewriteTarget.Conv)
-                result.AddError("optimize --to takes matmul or gemm (conv would undo the folds' 1x1 convolutions; use rewrite --to conv).");
-        });
         output.AddTo(command);
         inputs.AddTo(command, coverage: true);
         command.SetAction(parse => context.Execute(parse, () =>
@@ -109,7 +103,7 @@ public static class OptimizeCommand
             var summary = new OptimizeSummary(inputPath, target.Path, rulesRun, convert, run, parse.GetValue(noVerify), parse.GetValue(explain));
             string text = parse.GetValue(format) switch
             {
-                OutputFormat.Json => summary.RenderJson(),
+                OutputFormat.Json => JsonReports.Versioned(summary.RenderJson()),
                 OutputFormat.Markdown => summary.RenderMarkdown(),
                 OutputFormat.Html => summary.RenderHtml(),
                 _ => summary.RenderText(),
@@ -133,7 +127,8 @@ public static class OptimizeCommand
         if (unknown.Length == 0) return;
         string known = valid.Length > 0 ? string.Join(", ", valid) : "none yet";
         string hint = unknown.Any(id => RuleCatalog.Set(RuleCatalog.ConvertSet).Any(e => e.Id == id)) ? "; conversions are chosen with --to" : "";
+        string closest = Suggestions.DidYouMean(unknown[0], valid);
         throw new OnnxConvException(ExitCode.UsageError,
-            $"{inputPath}: {option} names unknown rule{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)}; valid ids: {known}{hint}");
+            $"{inputPath}: {option} names unknown rule{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)}{closest}{(closest.Length > 0 ? " " : "; ")}valid ids: {known}{hint}");
     }
 }

@@ -21,11 +21,9 @@ public static class RewriteCommand
     {
         var model = CommonOptions.Model();
         var output = new ModelOutputOptions();
-        var to = new Option<RewriteTarget>("--to")
-        {
-            Description = "Target form: matmul (every 1x1 Conv becomes MatMul), gemm (Gemm on 1x1 maps, MatMul elsewhere), conv (MatMul/Gemm with a constant weight becomes a 1x1 Conv).",
-            Required = true,
-        };
+        var to = CommonOptions.Choice<RewriteTarget>("--to", [RewriteTarget.MatMul, RewriteTarget.Gemm, RewriteTarget.Conv],
+            "Target form (matmul: every 1x1 Conv becomes MatMul; gemm: Gemm on 1x1 maps, MatMul elsewhere; conv: MatMul/Gemm with a constant weight becomes a 1x1 Conv)");
+        to.Required = true;
         var only = new Option<string[]>("--only")
         {
             Description = "Rewrite only this node (node name or output name; repeatable).",
@@ -41,9 +39,10 @@ public static class RewriteCommand
             Description = "Skip the ONNX Runtime equivalence check of the result.",
         };
         var inputs = new VerifyCliOptions();
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(ReportFormats.Rewrite);
         var report = CommonOptions.Report();
-        var command = new Command("rewrite", "Rewrite 1x1 Convs into MatMul/Gemm (or MatMul/Gemm into 1x1 Convs) and verify the result with ONNX Runtime.")
+        var command = new Command("rewrite", CommonOptions.Described("Rewrite 1x1 Convs into MatMul/Gemm (or MatMul/Gemm into 1x1 Convs) and verify the result with ONNX Runtime.",
+            "onnxconv rewrite models/resnet_bottleneck.onnx --to matmul -o matmul.onnx"))
         {
             model, to, only, exclude, noVerify, format, report, CommonOptions.Verbose,
         };
@@ -65,18 +64,20 @@ public static class RewriteCommand
                 SaveOptions = target.SaveOptions,
                 Plan = plan,
                 Verify = parse.GetValue(noVerify) ? null : verifyOptions,
+                InspectShapes = verifyOptions.Shapes,
                 AfterTransform = transform =>
                 {
-                    var unmatched = transform.Stages[0].Rewrite!.UnmatchedSelectors;
-                    if (unmatched.Count > 0)
-                        throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", unmatched)}");
+                    var rewrite = transform.Stages[0].Rewrite!;
+                    if (rewrite.UnmatchedSelectors.Count > 0)
+                        throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", rewrite.UnmatchedSelectors)}"
+                            + Suggestions.DidYouMean(rewrite.UnmatchedSelectors[0], rewrite.Outcomes.Select(o => o.NodeName)));
                 },
             }, context.Cancellation);
             var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, run.Transform.Stages[0].Rewrite!, run.Verification,
                 parse.GetValue(noVerify), run.Written, run.TransformTime, run.VerifyTime);
             string text = parse.GetValue(format) switch
             {
-                OutputFormat.Json => summary.RenderJson(),
+                OutputFormat.Json => JsonReports.Versioned(summary.RenderJson()),
                 OutputFormat.Markdown => summary.RenderMarkdown(),
                 _ => summary.RenderText(),
             };

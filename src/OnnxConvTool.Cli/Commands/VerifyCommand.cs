@@ -14,15 +14,20 @@ public static class VerifyCommand
     public static Command Create(CliContext context)
     {
         var reference = CommonOptions.Model("reference", "The model taken as correct.");
-        var candidate = CommonOptions.Model("candidate", "The model checked against it (e.g. a rewritten copy).");
+        var candidate = new Argument<string?>("candidate")
+        {
+            Description = "The model checked against it (e.g. a rewritten copy); without it, --test-data checks the reference alone against the stored outputs.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var inputs = new VerifyCliOptions();
         var localize = new Option<bool>("--localize")
         {
             Description = "Also compare the intermediate tensors both models share and name the first that diverges.",
         };
-        var format = CommonOptions.Format(OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown);
+        var format = CommonOptions.Format(ReportFormats.Verify);
         var report = CommonOptions.Report();
-        var command = new Command("verify", "Check that two models compute the same outputs, with ONNX Runtime and every graph optimisation off.")
+        var command = new Command("verify", CommonOptions.Described("Check that two models compute the same outputs (or one model the outputs stored in an ONNX test-data folder), with ONNX Runtime and every graph optimisation off.",
+            "onnxconv verify models/resnet_bottleneck.onnx matmul.onnx --localize"))
         {
             reference, candidate, localize, format, report, CommonOptions.Verbose,
         };
@@ -30,14 +35,17 @@ public static class VerifyCommand
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string referencePath = parse.GetValue(reference)!;
-            string candidatePath = parse.GetValue(candidate)!;
+            // With one model and --test-data, the model is its own candidate: the stored outputs are the check.
+            string candidatePath = parse.GetValue(candidate)
+                ?? (parse.GetValue(inputs.TestData) is not null ? referencePath
+                    : throw new OnnxConvException(ExitCode.UsageError, $"{referencePath}: verify needs a candidate model to compare with, or --test-data DIR to check this one against its stored outputs"));
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
             ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.FilesRead()]);
             var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
             var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
             string text = parse.GetValue(format) switch
             {
-                OutputFormat.Json => result.RenderJson(),
+                OutputFormat.Json => JsonReports.Versioned(result.RenderJson()),
                 OutputFormat.Markdown => result.RenderMarkdown(),
                 _ => result.RenderText(),
             };

@@ -10,11 +10,17 @@ public static class AuditFormatter
     internal static readonly string[] BaseHeaders =
         ["node", "graph", "conv", "C→M", "group", "strides", "pads", "input", "output", "MACs", "share", "params", "weight", "rank", "role"];
 
+    private const string RewritesHeader = "rewrites";
+
     private const string FusionsHeader = "fusions";
 
-    /// <summary>The columns: the base ones, plus which fold rules apply when fold rules were checked.</summary>
+    /// <summary>The columns: the base ones, plus which rewrite and fold rules apply when they were checked.</summary>
     private static string[] Headers(AuditReport report) =>
-        report.Conv1x1.Any(r => r.Fusions is { Count: > 0 }) ? [.. BaseHeaders, FusionsHeader] : BaseHeaders;
+    [
+        .. BaseHeaders,
+        .. report.Conv1x1.Any(r => r.Rewrites is { Count: > 0 }) ? [RewritesHeader] : Array.Empty<string>(),
+        .. report.Conv1x1.Any(r => r.Fusions is { Count: > 0 }) ? [FusionsHeader] : Array.Empty<string>(),
+    ];
 
     /// <summary>Columns whose numbers read better right-aligned.</summary>
     internal static readonly HashSet<string> RightAligned = ["group", "MACs", "share", "params", "rank"];
@@ -26,7 +32,7 @@ public static class AuditFormatter
         if (report.Conv1x1.Count > 0)
         {
             var headers = Headers(report);
-            var rows = report.Conv1x1.Select(r => Cells(r, headers.Length)).ToList();
+            var rows = report.Conv1x1.Select(r => Cells(r, headers)).ToList();
             var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
             AppendAligned(text, headers, headers, widths);
             AppendAligned(text, headers, widths.Select(w => new string('-', w)).ToArray(), widths);
@@ -47,7 +53,7 @@ public static class AuditFormatter
             text.Append("| ").Append(string.Join(" | ", headers)).Append(" |\n");
             text.Append('|').Append(string.Join("|", headers.Select(h => RightAligned.Contains(h) ? "---:" : "---"))).Append("|\n");
             foreach (var row in report.Conv1x1)
-                text.Append("| ").Append(string.Join(" | ", Cells(row, headers.Length).Select(EscapeMarkdown))).Append(" |\n");
+                text.Append("| ").Append(string.Join(" | ", Cells(row, headers).Select(EscapeMarkdown))).Append(" |\n");
             text.Append('\n');
         }
         foreach (var line in TotalLines(report)) text.Append("- ").Append(EscapeMarkdown(line)).Append('\n');
@@ -57,15 +63,20 @@ public static class AuditFormatter
     internal static string Title(AuditReport report) =>
         $"1x1 convolutions in {Path.GetFileName(report.Model)}: {report.Totals.Conv1x1} of {report.Totals.Conv} Conv (opset {report.Opset})";
 
-    private static string[] Cells(Conv1x1Row row, int columns)
-    {
-        var cells = BaseCells(row);
-        return columns > cells.Length ? [.. cells, FusionsCell(row)] : cells;
-    }
+    private static string[] Cells(Conv1x1Row row, string[] headers) =>
+    [
+        .. BaseCells(row),
+        .. headers.Contains(RewritesHeader) ? [Applying(row.Rewrites, RewritePrefix)] : Array.Empty<string>(),
+        .. headers.Contains(FusionsHeader) ? [Applying(row.Fusions)] : Array.Empty<string>(),
+    ];
 
-    /// <summary>The fold rules that would fuse this conv, or "-".</summary>
-    private static string FusionsCell(Conv1x1Row row) =>
-        row.Fusions?.Where(f => f.Applies).Select(f => f.Rule).ToArray() is { Length: > 0 } applying ? string.Join(",", applying) : "-";
+    /// <summary>Rewrite rule ids start with it; the column shows the forms (matmul, gemm), as <c>rewrite --to</c> names them.</summary>
+    private const string RewritePrefix = "conv1x1-to-";
+
+    /// <summary>The rules that apply to this conv (ids without <paramref name="prefix"/>), or "-".</summary>
+    private static string Applying(IReadOnlyList<RewriteApplicability>? checks, string prefix = "") =>
+        checks?.Where(f => f.Applies).Select(f => f.Rule.StartsWith(prefix, StringComparison.Ordinal) ? f.Rule[prefix.Length..] : f.Rule).ToArray()
+            is { Length: > 0 } applying ? string.Join(",", applying) : "-";
 
     internal static string[] BaseCells(Conv1x1Row row) =>
     [
@@ -120,6 +131,8 @@ public static class AuditFormatter
             yield return "shape inference does not cover " + string.Join(", ", report.UnsupportedShapeOps) + ": values computed after them have unknown shapes";
         if (report.AssumedBatchOne.Count > 0)
             yield return "batch taken as 1 for " + string.Join(", ", report.AssumedBatchOne) + " (MACs per example; --shape overrides)";
+        if (report.BranchesNotTaken.Count > 0)
+            yield return "If branches never taken (condition known), left out: " + string.Join(", ", report.BranchesNotTaken);
         if (report.ShapeOverrides.Count > 0)
             yield return "input dims fixed with --shape: " + string.Join(", ", report.ShapeOverrides.Select(o => $"{o.Key}=[{string.Join(",", o.Value)}]"));
     }

@@ -30,6 +30,9 @@ public sealed record AuditReport
     /// </summary>
     public required IReadOnlyList<string> AssumedBatchOne { get; init; }
 
+    /// <summary>Subgraphs (by path) that never run: the other branch of an If whose condition is known. Their nodes are left out.</summary>
+    public IReadOnlyList<string> BranchesNotTaken { get; init; } = [];
+
     /// <summary>Op types shape inference does not cover: values after them have unknown shapes.</summary>
     public required IReadOnlyList<string> UnsupportedShapeOps { get; init; }
 
@@ -231,6 +234,12 @@ public sealed record AuditOptions
 
     /// <summary>Computes each weight's numerical rank (an SVD per conv); off for a quick summary.</summary>
     public bool ComputeWeightRank { get; init; } = true;
+
+    /// <summary>
+    /// Main-graph inputs filled with one constant (<c>--value</c>): an If whose condition they decide runs one
+    /// branch, and the other branch's nodes leave the audit.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? InputValues { get; init; }
 
     /// <summary>Rules whose applicability is reported per conv; empty leaves <c>rewrites</c> out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck> RewriteChecks { get; init; } = [];

@@ -25,7 +25,8 @@ public static class Conv1x1Audit
         var effective = new Dictionary<string, IReadOnlyList<Dim>>(overrides, StringComparer.Ordinal);
         foreach (var input in assumedBatchOne)
             effective[input.Name] = [Dim.Known(1), .. TensorShape.FromType(input.Type).Dims!.Skip(1)];
-        var shapes = ShapeInference.Run(model, effective);
+        var shapes = ShapeInference.Run(model, effective, options.InputValues);
+        var notTaken = BranchesNotTaken(model, shapes);
 
         int conv = 0, kernelUnknown = 0, convTranspose = 0, matMul = 0, gemm = 0, macsUnknown = 0;
         long totalMacs = 0;
@@ -33,7 +34,7 @@ public static class Conv1x1Audit
         var layers = new List<(Node Node, long? Macs)>();
         foreach (var node in model.AllNodes())
         {
-            if (!CostModel.CountsMacs(node)) continue;
+            if (!CostModel.CountsMacs(node) || InBranchNotTaken(node, notTaken)) continue;
             switch (node.OpType)
             {
                 case "Conv": conv++; break;
@@ -68,6 +69,7 @@ public static class Conv1x1Audit
             Opset = model.OnnxOpset,
             ShapeOverrides = overrides,
             AssumedBatchOne = assumedBatchOne.Select(v => v.Name).ToArray(),
+            BranchesNotTaken = notTaken.Select(g => g.Path).Order(StringComparer.Ordinal).ToArray(),
             UnsupportedShapeOps = shapes.UnsupportedOps.ToArray(),
             Conv1x1 = rows,
             Layers = layers.Select(l => new LayerCost(l.Node.DisplayName, l.Node.Graph.Path, l.Node.OpType, l.Macs,
@@ -92,6 +94,26 @@ public static class Conv1x1Audit
     }
 
     /// <summary>Graph inputs whose leading (batch) dim is symbolic or unknown and that --shape does not fix.</summary>
+    /// <summary>The branch each If with a known condition (a constant, or computed from --value inputs) never takes.</summary>
+    private static HashSet<Graph> BranchesNotTaken(Model model, ShapeInferenceResult shapes)
+    {
+        var notTaken = new HashSet<Graph>();
+        foreach (var node in model.AllNodes())
+        {
+            if (node is not { IsOnnxDomain: true, OpType: "If" } || InBranchNotTaken(node, notTaken) || node.Input(0) is not { } condition) continue;
+            if (shapes.TryGetInts(condition) is not [var taken]) continue;
+            if (node.Subgraphs.TryGetValue(taken != 0 ? "else_branch" : "then_branch", out var branch)) notTaken.UnionWith(branch);
+        }
+        return notTaken;
+    }
+
+    private static bool InBranchNotTaken(Node node, HashSet<Graph> notTaken)
+    {
+        for (var graph = node.Graph; graph is not null; graph = graph.Parent)
+            if (notTaken.Contains(graph)) return true;
+        return false;
+    }
+
     private static List<Value> InputsWithFreeBatch(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>> overrides) =>
         model.Graph.Inputs
             .Where(v => !v.IsInitializer && !overrides.ContainsKey(v.Name))

@@ -96,7 +96,7 @@ public static class ModelWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputNotWrittenException($"{path}: {e.Message.ReplaceLineEndings(" ")}", e);
+            throw new OutputNotWrittenException($"{path}: {TempFiles.Scrub(e.Message)}", e);
         }
         finally
         {

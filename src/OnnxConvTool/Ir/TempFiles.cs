@@ -11,7 +11,7 @@ namespace OnnxConvTool.Ir;
 /// unpredictable hidden name in the destination's folder: <c>.NAME.PID.RANDOM.tmp</c>. The writer's PID
 /// in the name lets a later write to the same destination remove temps a killed process left behind.
 /// </summary>
-public static class TempFiles
+public static partial class TempFiles
 {
     private static readonly ConcurrentDictionary<string, byte> Live = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, byte> LiveFolders = new(StringComparer.Ordinal);
@@ -78,6 +78,16 @@ public static class TempFiles
     public static string PathBeside(string destination) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(destination))!,
             $".{Path.GetFileName(destination)}.{Environment.ProcessId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}.tmp");
+
+    /// <summary>
+    /// The message of a failed write without the temp names of <see cref="PathBeside"/> (a user never chose them):
+    /// each becomes the file it stood for. Line breaks become spaces.
+    /// </summary>
+    public static string Scrub(string message) =>
+        TempPath().Replace(message, m => Path.Combine(m.Groups["folder"].Value, m.Groups["name"].Value)).ReplaceLineEndings(" ");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<folder>[^\s'""]*?/)?\.(?<name>[^/\s'""]+?)\.\d+\.[0-9a-f]{32}\.tmp")]
+    private static partial System.Text.RegularExpressions.Regex TempPath();
 
     /// <summary>Records that <paramref name="temp"/> was renamed into place and is no longer a temp file.</summary>
     public static void Committed(string temp) => Live.TryRemove(temp, out _);

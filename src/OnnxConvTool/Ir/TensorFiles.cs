@@ -56,7 +56,7 @@ public static class TensorProtoFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputNotWrittenException($"{path}: {e.Message.ReplaceLineEndings(" ")}", e);
+            throw new OutputNotWrittenException($"{path}: {TempFiles.Scrub(e.Message)}", e);
         }
     }
 }

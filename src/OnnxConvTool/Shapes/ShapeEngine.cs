@@ -3,6 +3,8 @@ using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Shapes;
 
+using DataType = TensorProto.Types.DataType;
+
 /// <summary>Walks graphs in topological order and applies the shape rule of each node.</summary>
 internal sealed class ShapeEngine
 {
@@ -26,16 +28,17 @@ internal sealed class ShapeEngine
 
     public InferredTensor Get(Value value) => State.TryGetValue(value, out var t) ? t : Declared(value);
 
-    public void InferMain(IReadOnlyDictionary<string, IReadOnlyList<Dim>>? overrides)
+    public void InferMain(IReadOnlyDictionary<string, IReadOnlyList<Dim>>? overrides, IReadOnlyDictionary<string, double>? values = null)
     {
         var graph = _model.Graph;
         var inputs = new InferredTensor?[graph.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
             var input = graph.Inputs[i];
-            if (overrides is null || !overrides.TryGetValue(input.Name, out var dims)) continue;
-            var type = input.ElementType;
-            inputs[i] = new InferredTensor(type, dims.Select(FromDim).ToArray());
+            if (overrides is not null && overrides.TryGetValue(input.Name, out var dims))
+                inputs[i] = new InferredTensor(input.ElementType, dims.Select(FromDim).ToArray());
+            if (values is not null && values.TryGetValue(input.Name, out double value))
+                inputs[i] = Filled(inputs[i] ?? Declared(input), value);
         }
         InferGraph(graph, inputs, mergeDeclared: false);
     }
@@ -143,6 +146,15 @@ internal sealed class ShapeEngine
         if (ShapeRules.IsIntegerOrBool(tensor.ElementType) && ShapeMath.IsFoldable(tensor.Dims.ToArray()))
             values = Array.ConvertAll(tensor.ToInt64Array(), v => (DimExpr?)DimExpr.Of(v));
         return new InferredTensor(tensor.ElementType, dims, values);
+    }
+
+    /// <summary>An integer or bool input every element of which is <paramref name="value"/>: its elements become known (so an If on it picks its branch).</summary>
+    private static InferredTensor Filled(InferredTensor input, double value)
+    {
+        if (!ShapeRules.IsIntegerOrBool(input.Type) || ShapeMath.AllConstant(input.Dims) is not { } dims || !ShapeMath.IsFoldable(dims)) return input;
+        long element = input.Type == DataType.Bool ? (value != 0 ? 1 : 0) : (long)value;
+        long count = dims.Aggregate(1L, (a, d) => a * d);
+        return input with { Values = Enumerable.Repeat((DimExpr?)DimExpr.Of(element), (int)count).ToArray() };
     }
 
     private static DimExpr? FromDim(Dim dim) => dim.Value is { } v ? DimExpr.Of(v) : dim.Symbol is { } s ? DimExpr.Symbol(s) : null;

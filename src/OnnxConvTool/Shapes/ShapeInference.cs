@@ -105,11 +105,13 @@ public static class ShapeInference
     /// Exit code <see cref="ExitCode.UsageError"/>: an override names no input of the main graph, or gives
     /// a rank that contradicts the input's declared rank (checked by <see cref="ShapeOverrides.Validate"/>).
     /// </exception>
-    public static ShapeInferenceResult Run(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>>? inputOverrides = null)
+    /// <param name="inputValues">Main-graph inputs filled with one constant (<c>--value</c>): integer and bool ones are folded like constants.</param>
+    public static ShapeInferenceResult Run(Model model, IReadOnlyDictionary<string, IReadOnlyList<Dim>>? inputOverrides = null,
+        IReadOnlyDictionary<string, double>? inputValues = null)
     {
         if (inputOverrides is not null) ShapeOverrides.Validate(model, inputOverrides);
         var engine = new ShapeEngine(model);
-        engine.InferMain(inputOverrides);
+        engine.InferMain(inputOverrides, inputValues);
         return new ShapeInferenceResult(engine.State, engine.UnsupportedOps, engine);
     }
 }

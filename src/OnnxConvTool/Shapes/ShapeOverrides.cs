@@ -72,6 +72,10 @@ public static class ShapeOverrides
             int? declaredRank = input.Type?.TensorType?.Shape?.Dim.Count;
             if (input.Type?.TensorType?.Shape is not null && declaredRank != dims.Count)
                 throw Usage($"--shape gives {dims.Count} dims for input '{name}', but {path} declares it with rank {declaredRank}");
+            var declared = TensorShape.FromType(input.Type).Dims;
+            for (int axis = 0; declared is not null && axis < declared.Count; axis++)
+                if (declared[axis].Value is long fixedSize && dims[axis].Value is long given && fixedSize != given)
+                    throw Usage($"--shape {name}: axis {axis} is fixed to {fixedSize} in {path}, not {given}");
         }
     }
 

@@ -212,15 +212,14 @@ public sealed class ConvertCommandTests : IDisposable
     }
 
     [Fact]
-    public void OutputThatIsAFolderIsAUsageError()
+    public void OutputThatIsAFolderGetsTheInputsNameInIt()
     {
         string output = Directory.CreateDirectory(_temp.File("folder.onnx")).FullName;
 
         var run = CliInvocation.Run("convert", InlineModel(), "-o", output);
 
-        Assert.Equal((int)ExitCode.UsageError, run.ExitCode);
-        Assert.Equal($"onnxconv: {output}: is a directory, not a regular file; a model is only written to a regular file", Assert.Single(run.StderrLines));
-        Assert.Equal(["model.onnx"], FilesInTemp());
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(File.Exists(Path.Combine(output, "model.onnx")));
     }
 
     [SkippableFact]
