@@ -11,6 +11,12 @@ public static class CommonOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> Quiet = new("--quiet", "-q")
+    {
+        Description = "Show no progress on stderr (progress is shown only when stderr is a terminal, for work over about a second).",
+        Recursive = true,
+    };
+
     /// <summary><c>--format</c> offering exactly <paramref name="allowed"/> (the first is the default); see <see cref="ReportFormats"/>.</summary>
     public static Option<OutputFormat> Format(IReadOnlyList<OutputFormat> allowed)
     {
@@ -81,6 +87,8 @@ public enum OutputFormat
     Json,
     Markdown,
     Html,
+    /// <summary>JSON Lines: one compact JSON object per line (batch audit).</summary>
+    Jsonl,
 }
 
 /// <summary>
@@ -90,7 +98,7 @@ public enum OutputFormat
 public static class ReportFormats
 {
     public static readonly OutputFormat[] Inspect = [OutputFormat.Text, OutputFormat.Json];
-    public static readonly OutputFormat[] Audit = [OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html];
+    public static readonly OutputFormat[] Audit = [OutputFormat.Table, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html, OutputFormat.Jsonl];
     public static readonly OutputFormat[] Verify = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
     public static readonly OutputFormat[] Rewrite = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown];
     public static readonly OutputFormat[] Optimize = [OutputFormat.Text, OutputFormat.Json, OutputFormat.Markdown, OutputFormat.Html];

@@ -205,9 +205,11 @@ internal sealed class VerificationRun(Model reference, Model candidate, VerifyOp
             randomTrials = 1;
         }
         Dictionary<string, long>? firstThatRan = null;
-        foreach (var spec in plan.Schedule(randomTrials))
+        var schedule = plan.Schedule(randomTrials);
+        foreach (var spec in schedule)
         {
             cancellation.ThrowIfCancellationRequested();
+            options.Progress?.Report(new WorkProgress("verification trials", spec.Index, schedule.Count));
             var rejections = new List<string>();
             string? firstError = null;
             List<(TrialInput Info, HostTensor Tensor)>? feeds = null;

@@ -20,6 +20,9 @@ internal sealed record BenchOptions
 
     /// <summary>Shapes, constant values, input files and seed, as for verify (trials, tolerances and localize are ignored).</summary>
     public VerifyOptions Inputs { get; init; } = new();
+
+    /// <summary>Told as each round of warm-up and timed runs starts.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }
 
 /// <summary>Minimum, median, 90th percentile and mean of a set of run times, in milliseconds.</summary>
@@ -180,6 +183,7 @@ internal static class LatencyBenchmark
             var timings = models.Select(_ => new List<RunTiming>(options.Runs)).ToList();
             for (int round = -options.Warmup; round < options.Runs; round++)
             {
+                options.Progress?.Report(new WorkProgress(round < 0 ? "warm-up runs" : "timed runs", round < 0 ? round + options.Warmup : round, round < 0 ? options.Warmup : options.Runs));
                 for (int k = 0; k < sessions.Count; k++)
                 {
                     int m = ((round % sessions.Count) + sessions.Count + k) % sessions.Count;
@@ -209,11 +213,15 @@ internal static class LatencyBenchmark
         }
     }
 
-    private static List<string> Labels(IReadOnlyList<Model> models) =>
+    internal static List<string> Labels(IReadOnlyList<Model> models) =>
         models.Select((m, i) => m.SourcePath is { Length: > 0 } p ? p : $"model {i + 1}").ToList();
 
     private static string ThreadsText(int threads) =>
         $"{(threads == 0 ? "default" : threads.ToString(System.Globalization.CultureInfo.InvariantCulture))} intra-op thread{(threads == 1 ? "" : "s")}";
+
+    /// <summary>The model's own sizes with batch-like dims 1 (<see cref="InputPlan.DeploymentDims"/>), once ONNX Runtime has run the model on them.</summary>
+    internal static List<(TrialInput Info, HostTensor Tensor)> FindRunnableFeeds(InputPlan plan, InferenceSession session, Model model, string label, CancellationToken cancellation) =>
+        RunnableFeeds(plan.MakeFeeds(0, plan.DeploymentDims(label)), session, model, label, cancellation);
 
     /// <summary><paramref name="feeds"/>, once ONNX Runtime has run the model on them.</summary>
     private static List<(TrialInput Info, HostTensor Tensor)> RunnableFeeds(List<(TrialInput Info, HostTensor Tensor)> feeds, InferenceSession session, Model model, string label, CancellationToken cancellation)

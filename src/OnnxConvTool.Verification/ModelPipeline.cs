@@ -41,6 +41,9 @@ public sealed record PipelineRequest
     /// selector that named nothing), and then nothing is written.
     /// </summary>
     public Action<TransformResult>? AfterTransform { get; init; }
+
+    /// <summary>Told as the job loads, transforms (stage by stage), verifies (trial by trial) and writes.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }
 
 /// <summary>What a pipeline run did; <see cref="Written"/> is false exactly when verification found a difference or could not run.</summary>
@@ -72,10 +75,12 @@ public static class ModelPipeline
     public static PipelineResult Run(PipelineRequest request, CancellationToken cancellation = default)
     {
         var clock = Stopwatch.StartNew();
+        var progress = request.Progress;
+        progress?.Report(new WorkProgress($"loading {Path.GetFileName(request.InputPath)}", 0, 0));
         var candidate = ModelReader.Load(request.InputPath);
         if (request.InspectShapes is { } shapes) ShapeOverrides.Validate(candidate, shapes);
         var before = request.Inspect ? ModelInspection.Of(candidate, request.InputPath, request.InspectShapes) : null;
-        var transform = ModelTransformer.Run(candidate, request.Plan, cancellation);
+        var transform = ModelTransformer.Run(candidate, request.Plan, cancellation, progress);
         request.AfterTransform?.Invoke(transform);
         var after = request.Inspect ? ModelInspection.Of(candidate, request.OutputPath, request.InspectShapes) : null;
         var transformTime = clock.Elapsed;
@@ -84,10 +89,12 @@ public static class ModelPipeline
         if (request.Verify is { } verify && (transform.Modified || request.VerifyUnchanged))
         {
             // The reference is read again from the file, which the transform never touched.
+            progress?.Report(new WorkProgress($"loading {Path.GetFileName(request.InputPath)} as the reference", 0, 0));
             var reference = ModelReader.Load(request.InputPath);
             verification = EquivalenceChecker.Verify(reference, candidate,
                 verify with
                 {
+                    Progress = progress,
                     NameMap = transform.ValueNameMap,
                     CreatedNodes = transform.CreatedNodes.Select(n => n.NodeName).ToList(),
                     ReferenceLabel = request.InputPath,
@@ -97,6 +104,7 @@ public static class ModelPipeline
         var verifyTime = clock.Elapsed - transformTime;
 
         bool write = verification is null || verification.Equivalent;
+        if (write) progress?.Report(new WorkProgress($"writing {Path.GetFileName(request.OutputPath)}", 0, 0));
         if (write) ModelWriter.Save(candidate, request.OutputPath, request.SaveOptions, cancellation);
         return new PipelineResult(transform, verification, write, transformTime, verifyTime, before, after);
     }

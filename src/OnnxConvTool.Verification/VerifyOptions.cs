@@ -44,6 +44,9 @@ public sealed record VerifyOptions
     /// <summary>Also compare the intermediate tensors both models share and name the first that diverges.</summary>
     public bool Localize { get; init; }
 
+    /// <summary>Told as each trial starts.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
+
     /// <summary>Old value name → new value name, recorded by <c>rewrite</c>; used to pair intermediates and outputs.</summary>
     public IReadOnlyDictionary<string, string>? NameMap { get; init; }
 

@@ -20,7 +20,7 @@ internal sealed record BenchmarkContext(
           --work DIR      folder for generated models and outputs (default: $TMPDIR/onnxconv-bench); generated
                           models are reused across invocations
           --cli PATH      onnxconv executable to measure (default: this repository's CLI, published into
-                          DIR/publish as users get it: Release, ReadyToRun, framework-dependent)
+                          DIR/publish as users get it: Release, NativeAOT for this machine's runtime identifier)
           --python PATH   python with the onnx package (default: the first of $ONNXCONV_PYTHON, python3 on PATH and
                           /usr/bin/python3 that can import onnx, as the tests pick it; on Debian, python3-onnx)
           --keep          keep outputs written by the runs (generated input models are always kept)
@@ -55,15 +55,21 @@ internal sealed record BenchmarkContext(
         return new BenchmarkContext(stdout, stderr, runs, work, cli, python, keep);
     }
 
-    /// <summary>Publishes the CLI (Release, ReadyToRun) into WORK/publish and returns the executable's path.</summary>
+    /// <summary>Publishes the CLI as users get it (Release, NativeAOT for this machine's runtime identifier) into WORK/publish and returns the executable's path.</summary>
     private static string PublishCli(string work, TextWriter log)
     {
         string output = Path.Combine(work, "publish");
+        Publish(output, log, "Release, NativeAOT", "-r", RuntimeInformation.RuntimeIdentifier);
+        return Path.Combine(output, OperatingSystem.IsWindows() ? "onnxconv.exe" : "onnxconv");
+    }
+
+    /// <summary>Runs <c>dotnet publish</c> on the CLI (Release) into <paramref name="output"/> with <paramref name="arguments"/> added.</summary>
+    public static void Publish(string output, TextWriter log, string description, params string[] arguments)
+    {
         string project = Path.Combine(SharedData.RepositoryRoot, "src", "OnnxConvTool.Cli", "OnnxConvTool.Cli.csproj");
-        log.WriteLine($"publishing {project} (Release, ReadyToRun) to {output} ...");
+        log.WriteLine($"publishing {project} ({description}) to {output} ...");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "publish", project, "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false",
-                     "-p:PublishReadyToRun=true", "-o", output, "--nologo" })
+        foreach (string a in (string[])["publish", project, "-c", "Release", "-o", output, "--nologo", .. arguments])
             start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -71,7 +77,6 @@ internal sealed record BenchmarkContext(
         process.WaitForExit();
         if (process.ExitCode != 0)
             throw new ArgumentException($"dotnet publish failed ({process.ExitCode}); pass --cli PATH to measure another build\n{stdout.Result}{stderr}");
-        return Path.Combine(output, OperatingSystem.IsWindows() ? "onnxconv.exe" : "onnxconv");
     }
 
     /// <summary>Untimed, between runs: removes earlier outputs and flushes dirty pages, so every run starts alike.</summary>

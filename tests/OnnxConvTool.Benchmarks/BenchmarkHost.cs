@@ -12,13 +12,20 @@ internal static class BenchmarkHost
         ["convert"] = ("onnxconv convert vs python3 onnx.save(onnx.load()) on a 0.5 GB model of 32 chained 2048→2048 1x1 convs", ConvertBenchmark.Run),
         ["verify"] = (VerifyBenchmark.Description, VerifyBenchmark.Run),
         ["audit"] = (AuditBenchmark.Description, AuditBenchmark.Run),
+        ["batch-audit"] = (BatchAuditBenchmark.Description, BatchAuditBenchmark.Run),
         ["rewrite"] = (RewriteBenchmark.Description, RewriteBenchmark.Run),
+        ["startup"] = (StartupBenchmark.Description, StartupBenchmark.Run),
         ["scaling"] = (ScalingBenchmark.Description, ScalingBenchmark.Run),
         ["optimize"] = (OptimizeBenchmark.Description, OptimizeBenchmark.Run),
+        ["audit-rank"] = (AuditRankBenchmark.Description, AuditRankBenchmark.Run),
+        ["audit-memory"] = (MemoryBenchmark.AuditDescription, MemoryBenchmark.RunAudit),
+        ["pipeline-memory"] = (MemoryBenchmark.PipelineDescription, MemoryBenchmark.RunPipeline),
         ["fold-latency"] = (LatencyCases.SharedDescription,
             context => LatencyComparison.Run(context, $"fold latency: {LatencyCases.SharedDescription}", LatencyCases.SharedModels())),
         ["merge"] = (LatencyCases.BuilderDescription,
-            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeTargets(context.WorkDirectory))),
+            context => LatencyComparison.Run(context, $"merge benchmark: {LatencyCases.BuilderDescription}", LatencyCases.MergeBenchmark(context.WorkDirectory))),
+        ["merge-profile"] = (MergeProfileBenchmark.Description, MergeProfileBenchmark.Run),
+        ["runtime-cost"] = (RuntimeCostBenchmark.Description, RuntimeCostBenchmark.Run),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -12,7 +12,7 @@ namespace OnnxConvTool.Benchmarks;
 internal static class ConvertBenchmark
 {
     private const int Layers = 32;
-    private const int Channels = 2048;
+    private const int Channels = ConvChainModels.Channels;
     private const double SpeedTarget = 3.0;
     private const double MemoryTarget = 1.3;
     private const string PythonRoundTrip = "import sys, onnx; onnx.save(onnx.load(sys.argv[1]), sys.argv[2])";
@@ -20,7 +20,7 @@ internal static class ConvertBenchmark
     public static int Run(BenchmarkContext context)
     {
         var output = context.Out;
-        string model = GenerateModel(context);
+        string model = ConvChainModels.Inline(context, Layers);
         long modelBytes = new FileInfo(model).Length;
         string ours = Path.Combine(context.WorkDirectory, "out-onnxconv.onnx");
         string theirs = Path.Combine(context.WorkDirectory, "out-python.onnx");
@@ -60,23 +60,6 @@ internal static class ConvertBenchmark
 
         if (!context.KeepFiles) BenchmarkContext.Settle(ours, theirs);
         return speedMet && memoryMet ? 0 : 1;
-    }
-
-    /// <summary>The model, generated once per work folder (seeded, so every generation gives the same bytes).</summary>
-    private static string GenerateModel(BenchmarkContext context)
-    {
-        string path = Path.Combine(context.WorkDirectory, $"conv1x1-{Layers}x{Channels}-seed1.onnx");
-        if (File.Exists(path)) return path;
-        context.Error.WriteLine($"generating {path} ...");
-        var builder = new TestModelBuilder(opset: 13, seed: 1);
-        string x = builder.Input("x", 1, Channels, 7, 7);
-        for (int i = 0; i < Layers; i++) x = builder.Conv(x, Channels, Channels, [1, 1]);
-        builder.Output(x, OnnxConvTool.Onnx.TensorProto.Types.DataType.Float, 1, Channels, 7, 7);
-        string temp = path + ".partial";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            builder.Build().WriteTo(stream);
-        File.Move(temp, path, overwrite: true);
-        return path;
     }
 
     /// <summary>One untimed run each, so both read the model from the page cache; also checks onnxconv's copy is exact.</summary>

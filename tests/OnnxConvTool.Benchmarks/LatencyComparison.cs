@@ -4,8 +4,11 @@ using OnnxConvTool.Verification;
 
 namespace OnnxConvTool.Benchmarks;
 
-/// <summary>One model of a latency comparison: its file, the inputs it runs on, and the goal for optimised ÷ original under ORT's full optimisation.</summary>
-internal sealed record LatencyCase(string Name, string ModelPath, ModelInputs Inputs, double TargetAtAll);
+/// <summary>
+/// One model of a latency comparison: its file, the inputs it runs on, the goal for optimised ÷ original under ORT's
+/// full optimisation, and whether the goal "optimised @none ≤ original @basic" counts for it (issue 6's; issue 7's goals are @all only).
+/// </summary>
+internal sealed record LatencyCase(string Name, string ModelPath, ModelInputs Inputs, double TargetAtAll, bool GoalAtNone = true);
 
 /// <summary>
 /// Does <c>onnxconv optimize</c> make models faster? For each case, the original and the <c>optimize</c> output
@@ -69,9 +72,9 @@ internal static class LatencyComparison
             var wall = timings.Runs.Select(runs => runs.Select(r => r.WallMs).ToList()).ToList();
             var atAll = PairedRatio.Of(cpu[1], cpu[0]);
             var offVsBasic = PairedRatio.Of(cpu[3], cpu[2]);
-            met &= !atAll.Misses(c.TargetAtAll) && !offVsBasic.Misses(1.0);
+            met &= !atAll.Misses(c.TargetAtAll) && (!c.GoalAtNone || !offVsBasic.Misses(1.0));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.Name} | {c.Inputs.Describe()} | {rounds} | {ProcessComparison.Median(cpu[0]):0.000} | {ProcessComparison.Median(cpu[1]):0.000} | {atAll} | {PairedRatio.Of(wall[1], wall[0])} | ≤ {c.TargetAtAll:0.00}: {atAll.Verdict(c.TargetAtAll)} | {ProcessComparison.Median(cpu[2]):0.000} | {ProcessComparison.Median(cpu[3]):0.000} | {offVsBasic} | {PairedRatio.Of(wall[3], wall[2])} | {offVsBasic.Verdict(1.0)} | {ProcessComparison.Median(cpu[4]):0.000} | {PairedRatio.Of(cpu[3], cpu[4])} | {PairedRatio.Of(cpu[5], cpu[0])} | {OpCountChanges(original, rewritten)} |"));
+                $"| {c.Name} | {c.Inputs.Describe()} | {rounds} | {ProcessComparison.Median(cpu[0]):0.000} | {ProcessComparison.Median(cpu[1]):0.000} | {atAll} | {PairedRatio.Of(wall[1], wall[0])} | ≤ {c.TargetAtAll:0.00}: {atAll.Verdict(c.TargetAtAll)} | {ProcessComparison.Median(cpu[2]):0.000} | {ProcessComparison.Median(cpu[3]):0.000} | {offVsBasic} | {PairedRatio.Of(wall[3], wall[2])} | {(c.GoalAtNone ? offVsBasic.Verdict(1.0) : "n/a")} | {ProcessComparison.Median(cpu[4]):0.000} | {PairedRatio.Of(cpu[3], cpu[4])} | {PairedRatio.Of(cpu[5], cpu[0])} | {OpCountChanges(original, rewritten)} |"));
             if (!context.KeepFiles) BenchmarkContext.Settle(optimized);
         }
         output.WriteLine();

@@ -19,17 +19,24 @@ public static class MergeModels
         b.Output(name, type, Enumerable.Range(0, rank).Select(i => (object)$"{name}_d{i}").ToArray());
 
     /// <summary>Inception block on [1, 4c, s, s]: 1x1 (c), 1x1 → 3x3, 1x1 → 5x5 and pool → 1x1 branches, concatenated.</summary>
-    public static TestModelBuilder InceptionBlock(long c = 16, long size = 16, int seed = 31)
+    public static TestModelBuilder InceptionBlock(long c = 16, long size = 16, int seed = 31) =>
+        InceptionBlock(4 * c, c, 3 * c / 2, 2 * c, c / 2, c, c, size, seed);
+
+    /// <summary>GoogLeNet's inception (3a) on [1, 192, 28, 28]: 1x1 64; 1x1 96 → 3x3 128; 1x1 16 → 5x5 32; 3x3 max pool → 1x1 32.</summary>
+    public static TestModelBuilder GoogLeNetInception3a(int seed = 35) => InceptionBlock(192, 64, 96, 128, 16, 32, 32, 28, seed);
+
+    /// <summary>Inception block on [1, input, s, s], each Conv followed by ReLU, the four branches concatenated.</summary>
+    public static TestModelBuilder InceptionBlock(long input, long direct, long reduce3, long out3, long reduce5, long out5, long pool, long size, int seed)
     {
         var b = new TestModelBuilder(13, seed);
-        b.Input("x", Dims(4 * c, size, 2));
-        string direct = b.Relu(Conv(b, "x", 4 * c, c, 2));
-        string reduce3 = b.Relu(Conv(b, "x", 4 * c, 3 * c / 2, 2));
-        string reduce5 = b.Relu(Conv(b, "x", 4 * c, c / 2, 2));
-        string conv3 = b.Relu(Conv(b, reduce3, 3 * c / 2, 2 * c, 2, kernel: 3));
-        string conv5 = b.Relu(Conv(b, reduce5, c / 2, c, 2, kernel: 5));
-        string pool = b.Relu(Conv(b, b.MaxPool("x", 3, 1, 1), 4 * c, c, 2));
-        b.Node("Concat", [direct, conv3, conv5, pool], ["y"], Attr.Int("axis", 1));
+        b.Input("x", Dims(input, size, 2));
+        string first = b.Relu(Conv(b, "x", input, direct, 2));
+        string toThree = b.Relu(Conv(b, "x", input, reduce3, 2));
+        string toFive = b.Relu(Conv(b, "x", input, reduce5, 2));
+        string three = b.Relu(Conv(b, toThree, reduce3, out3, 2, kernel: 3));
+        string five = b.Relu(Conv(b, toFive, reduce5, out5, 2, kernel: 5));
+        string pooled = b.Relu(Conv(b, b.MaxPool("x", 3, 1, 1), input, pool, 2));
+        b.Node("Concat", [first, three, five, pooled], ["y"], Attr.Int("axis", 1));
         Output(b, "y", 4);
         return b;
     }

@@ -46,7 +46,7 @@ public static class BenchCommand
         var command = new Command("bench", CommonOptions.Described("Time one or two models with ONNX Runtime on the same inputs and say which is faster.",
             "onnxconv bench models/resnet_bottleneck.onnx matmul.onnx --runs 20"))
         {
-            model, second, optimization, threads, runs, warmup, profile, format, report, CommonOptions.Verbose,
+            model, second, optimization, threads, runs, warmup, profile, format, report, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         inputs.AddTo(command, inputsOnly: true);
         command.SetAction(parse => context.Execute(parse, () =>
@@ -61,9 +61,14 @@ public static class BenchCommand
                 Inputs = inputs.ToVerifyOptions(parse),
             };
             ReportOutput.CheckTarget(parse.GetValue(report), [parse.GetValue(model), parse.GetValue(second), .. options.Inputs.FilesRead()]);
-            var models = new List<Model> { ModelReader.Load(parse.GetValue(model)!) };
-            if (parse.GetValue(second) is { } secondPath) models.Add(ModelReader.Load(secondPath));
-            var result = LatencyBenchmark.Run(models, options, context.Cancellation);
+            BenchReport result;
+            using (var progress = ProgressDisplay.For(context, parse))
+            {
+                progress.Report(new WorkProgress("loading the models", 0, 0));
+                var models = new List<Model> { ModelReader.Load(parse.GetValue(model)!) };
+                if (parse.GetValue(second) is { } secondPath) models.Add(ModelReader.Load(secondPath));
+                result = LatencyBenchmark.Run(models, options with { Progress = progress }, context.Cancellation);
+            }
             string text = parse.GetValue(format) switch
             {
                 OutputFormat.Json => JsonReports.Versioned(result.RenderJson()),

@@ -16,16 +16,22 @@ public static class ConvertCommand
         var command = new Command("convert", CommonOptions.Described("Load and save a model, moving weights into or out of external data files; rewrites nothing else.",
             "onnxconv convert models/resnet_bottleneck.onnx -o external.onnx --external-data --threshold 1024"))
         {
-            input, CommonOptions.Verbose,
+            input, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         output.AddTo(command);
         command.SetAction(parse => context.Execute(parse, () =>
         {
             string inputPath = parse.GetValue(input)!;
             var target = output.Resolve(parse, inputPath);
-            var model = ModelReader.Load(inputPath);
-            context.Cancellation.ThrowIfCancellationRequested();
-            var saved = ModelWriter.Save(model, target.Path, target.SaveOptions, context.Cancellation);
+            SaveResult saved;
+            using (var progress = ProgressDisplay.For(context, parse))
+            {
+                progress.Report(new WorkProgress($"loading {Path.GetFileName(inputPath)}", 0, 0));
+                var model = ModelReader.Load(inputPath);
+                context.Cancellation.ThrowIfCancellationRequested();
+                progress.Report(new WorkProgress($"writing {Path.GetFileName(target.Path)}", 0, 0));
+                saved = ModelWriter.Save(model, target.Path, target.SaveOptions, context.Cancellation);
+            }
             ReportOutput.Write(context, null, Describe(target.Path, saved));
             return (int)ExitCode.Ok;
         }));

@@ -47,13 +47,14 @@ public static class OptimizeCommand
         {
             Description = "Skip the ONNX Runtime equivalence check of the result.",
         };
+        var failIfUnchanged = UnchangedModel.FailOption();
         var inputs = new VerifyCliOptions();
         var format = CommonOptions.Format(ReportFormats.Optimize);
         var report = CommonOptions.Report();
         var command = new Command("optimize", CommonOptions.Described("Fold BatchNormalization, constant scales/shifts and zero Pads into convolutions, clean up, optionally convert, and verify the result with ONNX Runtime.",
             "onnxconv optimize models/mobilenetv2_block.onnx -o optimized.onnx --explain"))
         {
-            model, rules, skip, to, explain, allowMoreMacs, foldOverridable, noVerify, format, report, CommonOptions.Verbose,
+            model, rules, skip, to, explain, allowMoreMacs, foldOverridable, noVerify, failIfUnchanged, format, report, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         output.AddTo(command);
         inputs.AddTo(command, coverage: true);
@@ -69,6 +70,7 @@ public static class OptimizeCommand
             var convert = parse.GetValue(to);
             ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. inputs.ToVerifyOptions(parse).FilesRead()]);
 
+            using var progress = ProgressDisplay.For(context, parse);
             var run = ModelPipeline.Run(new PipelineRequest
             {
                 InputPath = inputPath,
@@ -83,7 +85,10 @@ public static class OptimizeCommand
                 VerifyUnchanged = true,
                 Inspect = true,
                 InspectShapes = inputs.ToVerifyOptions(parse).Shapes,
+                AfterTransform = transform => UnchangedModel.ThrowIf(parse.GetValue(failIfUnchanged), transform, inputPath, "rewritten"),
+                Progress = progress,
             }, context.Cancellation);
+            progress.Dispose();
 
             var rulesRun = TransformPlans.OptimizeSets.SelectMany(RuleCatalog.Set).Select(e => e.Id)
                 .Where(id => (chosen.Count == 0 || chosen.Contains(id)) && !skipped.Contains(id)).ToArray();
@@ -98,6 +103,7 @@ public static class OptimizeCommand
             ReportOutput.Write(context, parse.GetValue(report), text);
             if (run.Transform.CappedStage is { } capped)
                 context.Error.WriteLine($"onnxconv: {inputPath}: warning: the {capped.Name} rules stopped after {capped.Rewrite!.Visits} node visits with work left; some rules may be undoing each other");
+            UnchangedModel.Notice(context, parse, run.Transform, inputPath, "rewritten", run.Written);
             return VerdictMessages.Report(context, inputPath, run.Verification, "optimized", parse.GetValue(CommonOptions.Verbose));
         }));
         return command;

@@ -220,10 +220,10 @@ internal sealed record OptimizeSummary(
     {
         var rules = new JsonArray();
         foreach (var rule in Rules)
-            rules.Add(new JsonObject { ["id"] = rule.Id, ["applied"] = rule.Applied, ["maxDeviationUlps"] = rule.DeviationUlps });
+            rules.Add((JsonNode)new JsonObject { ["id"] = rule.Id, ["applied"] = rule.Applied, ["maxDeviationUlps"] = rule.DeviationUlps });
         var merges = new JsonArray();
         foreach (var o in Merges)
-            merges.Add(new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["result"] = o.Detail, ["maxDeviationUlps"] = o.DeviationUlps });
+            merges.Add((JsonNode)new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["result"] = o.Detail, ["maxDeviationUlps"] = o.DeviationUlps });
         var ops = new JsonObject();
         foreach (var change in OpChanges) ops[change.Op] = new JsonObject { ["before"] = change.Before, ["after"] = change.After };
         var before = Run.Before!;
@@ -253,7 +253,7 @@ internal sealed record OptimizeSummary(
         {
             var notFused = new JsonArray();
             foreach (var o in NotFused)
-                notFused.Add(new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["op"] = o.OpType, ["reason"] = o.Detail });
+                notFused.Add((JsonNode)new JsonObject { ["rule"] = o.RuleId, ["graph"] = o.GraphPath, ["node"] = o.NodeName, ["op"] = o.OpType, ["reason"] = o.Detail });
             root["notFused"] = notFused;
         }
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";

@@ -38,13 +38,14 @@ public static class RewriteCommand
         {
             Description = "Skip the ONNX Runtime equivalence check of the result.",
         };
+        var failIfUnchanged = UnchangedModel.FailOption();
         var inputs = new VerifyCliOptions();
         var format = CommonOptions.Format(ReportFormats.Rewrite);
         var report = CommonOptions.Report();
         var command = new Command("rewrite", CommonOptions.Described("Rewrite 1x1 Convs into MatMul/Gemm (or MatMul/Gemm into 1x1 Convs) and verify the result with ONNX Runtime.",
             "onnxconv rewrite models/resnet_bottleneck.onnx --to matmul -o matmul.onnx"))
         {
-            model, to, only, exclude, noVerify, format, report, CommonOptions.Verbose,
+            model, to, only, exclude, noVerify, failIfUnchanged, format, report, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         output.AddTo(command);
         inputs.AddTo(command, coverage: true);
@@ -56,6 +57,7 @@ public static class RewriteCommand
             var rewriteTarget = parse.GetValue(to);
             ReportOutput.CheckTarget(parse.GetValue(report), [inputPath, target.Path, target.Path + ".data", .. verifyOptions.FilesRead()]);
             var plan = TransformPlans.Rewrite(rewriteTarget, new RewriteOptions { Only = parse.GetValue(only) ?? [], Exclude = parse.GetValue(exclude) ?? [] });
+            using var progress = ProgressDisplay.For(context, parse);
             var run = ModelPipeline.Run(new PipelineRequest
             {
                 InputPath = inputPath,
@@ -70,8 +72,11 @@ public static class RewriteCommand
                     if (rewrite.UnmatchedSelectors.Count > 0)
                         throw new OnnxConvException(ExitCode.UsageError, $"{inputPath}: --only/--exclude name no candidate node: {string.Join(", ", rewrite.UnmatchedSelectors)}"
                             + Suggestions.DidYouMean(rewrite.UnmatchedSelectors[0], rewrite.Outcomes.Select(o => o.NodeName)));
+                    UnchangedModel.ThrowIf(parse.GetValue(failIfUnchanged), transform, inputPath, "rewritten");
                 },
+                Progress = progress,
             }, context.Cancellation);
+            progress.Dispose();
             var summary = new RewriteSummary(inputPath, target.Path, rewriteTarget, run.Transform.Stages[0].Rewrite!, run.Verification,
                 parse.GetValue(noVerify), run.Written, run.TransformTime, run.VerifyTime);
             string text = parse.GetValue(format) switch
@@ -81,6 +86,7 @@ public static class RewriteCommand
                 _ => summary.RenderText(),
             };
             ReportOutput.Write(context, parse.GetValue(report), text);
+            UnchangedModel.Notice(context, parse, run.Transform, inputPath, "rewritten", run.Written);
             return VerdictMessages.Report(context, inputPath, run.Verification, "rewritten", parse.GetValue(CommonOptions.Verbose));
         }));
         return command;
@@ -145,7 +151,7 @@ internal sealed record RewriteSummary(
     {
         var candidates = new JsonArray();
         foreach (var o in Result.Outcomes)
-            candidates.Add(new JsonObject
+            candidates.Add((JsonNode)new JsonObject
             {
                 ["rule"] = o.RuleId,
                 ["graph"] = o.GraphPath,

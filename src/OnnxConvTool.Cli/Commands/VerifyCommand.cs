@@ -29,7 +29,7 @@ public static class VerifyCommand
         var command = new Command("verify", CommonOptions.Described("Check that two models compute the same outputs (or one model the outputs stored in an ONNX test-data folder), with ONNX Runtime and every graph optimisation off.",
             "onnxconv verify models/resnet_bottleneck.onnx matmul.onnx --localize"))
         {
-            reference, candidate, localize, format, report, CommonOptions.Verbose,
+            reference, candidate, localize, format, report, CommonOptions.Quiet, CommonOptions.Verbose,
         };
         inputs.AddTo(command);
         command.SetAction(parse => context.Execute(parse, () =>
@@ -40,9 +40,15 @@ public static class VerifyCommand
                 ?? (parse.GetValue(inputs.TestData) is not null ? referencePath
                     : throw new OnnxConvException(ExitCode.UsageError, $"{referencePath}: verify needs a candidate model to compare with, or --test-data DIR to check this one against its stored outputs"));
             var options = inputs.ToVerifyOptions(parse) with { Localize = parse.GetValue(localize) };
+            if (parse.GetValue(candidate) is null) options = options with { CandidateLabel = $"{referencePath} (second session)" };
             ReportOutput.CheckTarget(parse.GetValue(report), [referencePath, candidatePath, .. options.FilesRead()]);
-            var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
-            var result = EquivalenceChecker.Verify(referenceModel, candidateModel, options, context.Cancellation);
+            VerificationReport result;
+            using (var progress = ProgressDisplay.For(context, parse))
+            {
+                progress.Report(new WorkProgress("loading the models", 0, 0));
+                var (referenceModel, candidateModel) = LoadBoth(referencePath, candidatePath);
+                result = EquivalenceChecker.Verify(referenceModel, candidateModel, options with { Progress = progress }, context.Cancellation);
+            }
             string text = parse.GetValue(format) switch
             {
                 OutputFormat.Json => JsonReports.Versioned(result.RenderJson()),

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using OnnxConvTool.Shapes;
 
@@ -14,8 +15,16 @@ public static class AuditJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 
+    private static readonly ReportJsonContext CompactContext = new(new JsonSerializerOptions(Context.Options) { WriteIndented = false });
+
     /// <summary>The audit as the JSON of <c>onnxconv audit --format json</c>, ending in a newline.</summary>
     public static string Serialize(AuditReport report) => JsonSerializer.Serialize(report, Context.AuditReport) + "\n";
+
+    /// <summary>The report as a JSON object, for callers that add fields or write it on one line.</summary>
+    public static JsonObject ToJsonObject(AuditReport report) => JsonSerializer.SerializeToNode(report, CompactContext.AuditReport)!.AsObject();
+
+    /// <summary>How <see cref="ToJsonObject"/> nodes are written on one line, with the report's encoder.</summary>
+    public static JsonSerializerOptions CompactOptions => CompactContext.Options;
 
     /// <summary>The inspection as the JSON of <c>onnxconv inspect --format json</c>, ending in a newline.</summary>
     public static string Serialize(ModelInspection inspection) => JsonSerializer.Serialize(inspection, Context.ModelInspection) + "\n";

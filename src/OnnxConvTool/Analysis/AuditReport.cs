@@ -251,6 +251,9 @@ public sealed record AuditOptions
     /// <summary>Computes each weight's numerical rank (an SVD per conv); off for a quick summary.</summary>
     public bool ComputeWeightRank { get; init; } = true;
 
+    /// <summary>Weights ranked at once, each by its own worker; null: one per core.</summary>
+    public int? RankWorkers { get; init; }
+
     /// <summary>
     /// Main-graph inputs filled with one constant (<c>--value</c>): an If whose condition they decide runs one
     /// branch, and the other branch's nodes leave the audit.
@@ -262,4 +265,7 @@ public sealed record AuditOptions
 
     /// <summary>Fold rules whose applicability is reported per conv (the <c>fusions</c> field); null leaves it out.</summary>
     public IReadOnlyList<IConv1x1RewriteCheck>? FusionChecks { get; init; }
+
+    /// <summary>Told after each weight's rank, from the worker threads that compute them.</summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }

@@ -56,10 +56,14 @@ public static class Conv1x1Audit
         }
 
         long? allMacs = macsUnknown == 0 ? totalMacs : null;
-        // The SVD-like rank work dominates the audit; the convs are independent, so it runs on every core.
         var ranks = new NumericalRank?[pending.Count];
         if (options.ComputeWeightRank)
-            Parallel.For(0, pending.Count, i => ranks[i] = pending[i].Node.Input(1) is { } w ? WeightRank(w, pending[i].Geometry.Group) : null);
+        {
+            int ranked = 0;
+            options.Progress?.Report(new WorkProgress("weight ranks", 0, pending.Count));
+            ranks = WeightRanks.Compute(pending.Select(p => (p.Node.Input(1), p.Geometry.Group)).ToList(), options.RankWorkers ?? WeightRanks.DefaultWorkers,
+                _ => options.Progress?.Report(new WorkProgress("weight ranks", Interlocked.Increment(ref ranked), pending.Count)));
+        }
         var rows = pending.Select((p, i) => Describe(p.Node, p.Geometry, shapes, allMacs, ranks[i], options)).ToList();
 
         long? conv1x1Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
@@ -221,18 +225,6 @@ public static class Conv1x1Audit
     }
 
     private static string Ratio(long a, long b) => ((double)a / b).ToString("0.##", CultureInfo.InvariantCulture);
-
-    /// <summary>The weight as the M×(C/g) block-diagonal matrix of its groups, and its numerical rank; null when not constant or not floating point.</summary>
-    private static NumericalRank? WeightRank(Value weightValue, long group)
-    {
-        if (Model.TryGetConstant(weightValue) is not { } weight || weight.Rank < 2) return null;
-        // Machine epsilon of the stored type: the spacing of its values at 1.
-        double? epsilon = FloatElements.IsSupported(weight.ElementType) ? FloatElements.Ulp(weight.ElementType, 1.0) : null;
-        long m = weight.Dims[0], columns = weight.ElementCount / Math.Max(m, 1);
-        if (epsilon is null || m == 0 || columns == 0 || group <= 0 || m % group != 0 || weight.ElementCount > int.MaxValue) return null;
-        var data = weight.ToDoubleArray();
-        return MatrixRank.ComputeBlockDiagonal(data, (int)(m / group), (int)columns, (int)group, epsilon.Value);
-    }
 
     private static long? Channel(TensorShape shape) => shape.Dims is { Count: > 1 } d ? d[1].Value : null;
 

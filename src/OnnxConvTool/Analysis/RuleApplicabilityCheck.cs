@@ -1,6 +1,7 @@
 using OnnxConvTool.Ir;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
+using OnnxConvTool.Rules.Folds;
 
 namespace OnnxConvTool.Analysis;
 
@@ -49,9 +50,12 @@ internal static class Conv1x1Checks
     private static readonly string[] AwayFromConv =
         Enum.GetValues<RewriteTarget>().Where(t => t != RewriteTarget.Conv).Select(RuleCatalog.TargetRuleId).ToArray();
 
-    /// <summary>Fresh checks of every rule in the catalogue's fold and merge sets, for the audit's per-node <c>fusions</c> field.</summary>
+    /// <summary>
+    /// Fresh checks of every fusion in the catalogue's fold and merge sets, for the audit's per-node <c>fusions</c> field
+    /// (<see cref="FoldConstants"/> evaluates constant subexpressions and never fuses anything with a convolution).
+    /// </summary>
     public static IReadOnlyList<IConv1x1RewriteCheck> Fusions() =>
-        RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet))
+        RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet)).Where(e => e.Id != FoldConstants.RuleId)
             .Select(e => (IConv1x1RewriteCheck)RuleApplicabilityCheck.ForFusion(e.Create())).ToArray();
 
     /// <summary>Fresh checks of the convert rules that take a Conv away (the <c>--to</c> targets other than conv), for the audit's per-node <c>rewrites</c> field.</summary>

@@ -364,6 +364,17 @@ public sealed class Graph
         return false;
     }
 
+    /// <summary>
+    /// Declares <paramref name="value"/>'s type and shape, in a value_info record of this graph (one is added when the
+    /// value has none), so the declaration is saved with the model.
+    /// </summary>
+    internal void DeclareType(Value value, TypeProto type)
+    {
+        value.Type = type;
+        if (!value.IsGraphInput && !value.IsGraphOutput && !ValueInfos.Any(v => v.Info.Name == value.Name))
+            ValueInfos.Add((new ValueInfoProto { Name = value.Name }, true));
+    }
+
     internal static TypeProto TypeFor(Tensor tensor)
     {
         var shape = new TensorShapeProto();

@@ -160,6 +160,66 @@ public sealed class Tensor
         destination.Write(GetRawBytes().Span);
     }
 
+    /// <summary>
+    /// Copies raw bytes from byte <paramref name="start"/> of the data into <paramref name="destination"/> (filled).
+    /// External data and payloads mapped from the model file are read from their file, so the mapping's pages never
+    /// join the process's resident memory and nothing larger than the destination is allocated.
+    /// </summary>
+    public void ReadRawBytes(Span<byte> destination, long start = 0)
+    {
+        if (External is not null)
+        {
+            using var handle = File.OpenHandle(External.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ReadExactly(handle, destination, External.Offset + start, External.FullPath);
+            return;
+        }
+        if (IsMapped(out var mapped, out long offset))
+        {
+            ReadExactly(mapped.File.SafeFileHandle, destination, offset + start, mapped.Path);
+            return;
+        }
+        GetRawBytes().Span.Slice(checked((int)start), destination.Length).CopyTo(destination);
+    }
+
+    private bool IsMapped(out MappedModelFile file, out long offset) =>
+        MappedModelFile.TryGetRange(Proto.RawData, out file, out offset, out _);
+
+    private void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
+    {
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(file, destination, offset);
+            if (read == 0) throw new IOException($"the data of tensor '{Name}' ended early in {path}");
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+
+    /// <summary>
+    /// Decodes float values read from the data's file a megabyte at a time, so a weight that lives in a file
+    /// costs its decoded copy and never its raw bytes in memory.
+    /// </summary>
+    private void DecodeFromFile(Span<double> destination)
+    {
+        int elementBytes = ElementTypes.BitsPerElement(ElementType) / 8;
+        int chunk = (1 << 20) / elementBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(chunk * elementBytes);
+        try
+        {
+            for (int first = 0; first < destination.Length; first += chunk)
+            {
+                int count = Math.Min(chunk, destination.Length - first);
+                var bytes = buffer.AsSpan(0, count * elementBytes);
+                ReadRawBytes(bytes, (long)first * elementBytes);
+                FloatElements.Decode(ElementType, bytes, destination.Slice(first, count));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private byte[] ReadExternal()
     {
         var bytes = new byte[External!.Length];
@@ -224,12 +284,12 @@ public sealed class Tensor
     /// <summary>Values as double (from any floating-point or integer type).</summary>
     public double[] ToDoubleArray()
     {
-        var raw = GetRawBytes().Span;
         long count = ElementCount;
         var result = new double[count];
         if (FloatElements.IsSupported(ElementType))
         {
-            FloatElements.Decode(ElementType, raw, result);
+            if (External is not null || IsMapped(out _, out _)) DecodeFromFile(result);
+            else FloatElements.Decode(ElementType, GetRawBytes().Span, result);
             return result;
         }
         var ints = ToInt64Array();

@@ -41,7 +41,8 @@ public sealed record TransformResult(IReadOnlyList<StageResult> Stages, IReadOnl
 public static class ModelTransformer
 {
     /// <exception cref="InvalidOperationException">A stage left the model invalid (a bug in a rule or pass).</exception>
-    public static TransformResult Run(Model model, TransformPlan plan, CancellationToken cancellation = default)
+    /// <param name="progress">Told as each stage starts.</param>
+    public static TransformResult Run(Model model, TransformPlan plan, CancellationToken cancellation = default, IProgress<WorkProgress>? progress = null)
     {
         var options = plan.Options ?? new RewriteOptions();
         var stages = new List<StageResult>();
@@ -50,6 +51,7 @@ public static class ModelTransformer
         foreach (var stage in plan.Stages)
         {
             cancellation.ThrowIfCancellationRequested();
+            progress?.Report(new WorkProgress($"{stage.Name} stage", stages.Count, plan.Stages.Count));
             switch (stage)
             {
                 case RuleStage rules:

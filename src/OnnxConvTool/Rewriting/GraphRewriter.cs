@@ -1,5 +1,6 @@
 using OnnxConvTool.Emit;
 using OnnxConvTool.Ir;
+using OnnxConvTool.Onnx;
 
 namespace OnnxConvTool.Rewriting;
 
@@ -49,10 +50,10 @@ internal sealed class GraphRewriter
     /// <c>auto_pad</c>, dilations, group and subgraph-free attributes of any type), doc string, and the same inputs
     /// except those given in <paramref name="inputOverrides"/> (index → value; null omits an optional input).
     /// The copy gets fresh outputs; the original is left as it was. Graph-valued attributes are refused: a copy
-    /// would need its own subgraph scope.
+    /// would need its own subgraph scope. With <paramref name="before"/> the copy goes just before that node instead.
     /// </summary>
     /// <exception cref="InvalidOperationException">The node has subgraphs.</exception>
-    public Node CopyNode(Node node, IReadOnlyDictionary<int, Value?>? inputOverrides = null)
+    public Node CopyNode(Node node, IReadOnlyDictionary<int, Value?>? inputOverrides = null, Node? before = null)
     {
         if (node.HasSubgraphs) throw new InvalidOperationException($"cannot copy '{node.DisplayName}': it holds subgraphs");
         var inputs = new Value?[node.Inputs.Count];
@@ -66,7 +67,7 @@ internal sealed class GraphRewriter
         int count = inputs.Length;
         while (count > 0 && inputs[count - 1] is null) count--;
         string hint = node.Name.Length > 0 ? node.Name : node.OpType;
-        var copy = node.Graph.CreateNode(node.OpType, inputs.Take(count), node.Outputs.Count, node.Domain, hint, before: node);
+        var copy = node.Graph.CreateNode(node.OpType, inputs.Take(count), node.Outputs.Count, node.Domain, hint, before: before ?? node);
         foreach (var attribute in node.Proto.Attribute) copy.Proto.Attribute.Add(attribute.Clone());
         if (node.Proto.DocString.Length > 0) copy.Proto.DocString = node.Proto.DocString;
         _created.Add(copy);
@@ -153,6 +154,17 @@ internal sealed class GraphRewriter
         node.TruncateInputs(count);
         MarkModified(node);
         if (old is not null) RemoveIfDeadConstant(old);
+    }
+
+    /// <summary>
+    /// Records in a value_info what the rewrite proved of <paramref name="value"/>'s shape (null dims unknown) and the
+    /// nodes it removes no longer imply: a Conv proves its input has rank 2 + its spatial rank, a MatMul does not.
+    /// </summary>
+    public void DeclareShape(Value value, TensorProto.Types.DataType elementType, IReadOnlyList<long?> dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims) shape.Dim.Add(d is { } known ? new TensorShapeProto.Types.Dimension { DimValue = known } : new TensorShapeProto.Types.Dimension());
+        value.Graph.DeclareType(value, new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType, Shape = shape } });
     }
 
     /// <summary>Sets an ints attribute of a node the rewrite keeps (e.g. a Conv's pads).</summary>

@@ -209,6 +209,11 @@ internal sealed class Conv1x1ToMatMul : RewriteRule<Conv1x1Match>
         long group = g.Group;
 
         var x = match.Input;
+        // The Conv proves X has rank k + 2; the MatMul or Mul that replaces it does not (it takes any rank), so where
+        // inference could not derive the rank (inside an If branch, say) it is declared, and the rewrite back can see it.
+        // A graph input keeps its declaration: that is the model's interface.
+        if (rewriter.Context.ShapeOf(x).Rank is null && !x.IsGraphInput)
+            rewriter.DeclareShape(x, match.ElementType, [null, match.InChannelsPerGroup >= 0 ? match.InChannelsPerGroup * group : null, .. new long?[k]]);
         if (match.Pads is { } pads)
             x = ops.PadWithZeros(x, [0, 0, .. pads[..k], 0, 0, .. pads[k..]]);
         x = Subsample(ops, x, g.Strides);

@@ -14,9 +14,10 @@ internal static class RuleCatalog
     public const string MergeSet = "merge";
     public const string ConvertSet = "convert";
 
-    /// <summary>Rules that fold constant neighbours (BatchNormalization, scales and shifts, zero pads) into convolutions, run to a fixpoint.</summary>
+    /// <summary>Rules that evaluate constant subexpressions and fold constant neighbours (BatchNormalization, scales and shifts, zero pads) into convolutions, run to a fixpoint.</summary>
     private static readonly RuleEntry[] FoldRules =
     [
+        RuleEntry.Of<FoldConstants>(FoldSet),
         RuleEntry.Of<FuseBatchNormIntoConv>(FoldSet),
         RuleEntry.Of<FuseAffineIntoConv>(FoldSet),
         RuleEntry.Of<FusePadIntoConv>(FoldSet),

@@ -343,18 +343,7 @@ internal static class LayoutRules
         {
             long end = endIsDim ? n : endExpr.Constant!.Value;
             if (n == 0) return DimExpr.Of(0);
-            if (start < 0) start += n;
-            if (end < 0) end += n;
-            if (step > 0)
-            {
-                start = Math.Clamp(start, 0, n);
-                end = Math.Clamp(end, 0, n);
-            }
-            else
-            {
-                start = Math.Clamp(start, 0, n - 1);
-                end = Math.Clamp(end, -1, n - 1);
-            }
+            (start, end) = ShapeMath.SliceBounds(start, end, step, n);
             long count = step > 0 ? (end - start + step - 1) / step : (start - end - step - 1) / -step;
             count = Math.Max(0, count);
             first = start;

@@ -93,6 +93,20 @@ internal static class ShapeMath
         return true;
     }
 
+    /// <summary>
+    /// Slice's effective start and end on an axis of <paramref name="dim"/> elements: negative values count from the end,
+    /// then both are clamped to [0, dim] for a positive step and to [0, dim − 1] / [−1, dim − 1] for a negative one.
+    /// </summary>
+    public static (long Start, long End) SliceBounds(long start, long end, long step, long dim)
+    {
+        if (dim == 0) return (0, 0);
+        if (start < 0) start += dim;
+        if (end < 0) end += dim;
+        return step > 0
+            ? (Math.Clamp(start, 0, dim), Math.Clamp(end, 0, dim))
+            : (Math.Clamp(start, 0, dim - 1), Math.Clamp(end, -1, dim - 1));
+    }
+
     /// <summary>Row-major strides of a shape of known dims.</summary>
     public static long[] Strides(long[] dims)
     {

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using OnnxConvTool.Cli;
+using OnnxConvTool.Tests.Cli;
 using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Analysis;
@@ -133,9 +133,7 @@ public sealed class AuditCliTests
 
     private static (int Code, string Out, string Error) Run(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = OnnxConvCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
+        var run = CliInvocation.Run(args);
+        return (run.ExitCode, run.Stdout, run.Stderr);
     }
 }

@@ -103,7 +103,7 @@ public sealed class AuditFusionsTests
         Assert.True(run.ExitCode == 0, run.ToString());
         using var json = JsonDocument.Parse(run.Stdout);
         foreach (var row in json.RootElement.GetProperty("conv1x1").EnumerateArray())
-            Assert.Equal(RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet)).Select(e => e.Id),
+            Assert.Equal(RuleCatalog.Set(RuleCatalog.FoldSet).Concat(RuleCatalog.Set(RuleCatalog.MergeSet)).Select(e => e.Id).Where(id => id != "fold-constants"),
                 row.GetProperty("fusions").EnumerateArray().Select(f => f.GetProperty("rule").GetString()));
     }
 

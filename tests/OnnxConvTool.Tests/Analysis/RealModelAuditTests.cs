@@ -85,10 +85,7 @@ public sealed class RealModelAuditTests
     {
         string path = Shared.RealModel(name);
         var report = Conv1x1Audit.Run(ModelReader.Load(path));
-        var expected = NumpyScript.Run(NumpyRankScript, path)
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('\t'))
-            .ToDictionary(f => (f[0], f[1]), f => int.Parse(f[2], CultureInfo.InvariantCulture));
+        var expected = NumpyRanks(path);
 
         Assert.Equal(expected.Count, report.Conv1x1.Count(r => r.WeightRank is not null));
         foreach (var row in report.Conv1x1.Where(r => r.WeightRank is not null))
@@ -114,6 +111,13 @@ public sealed class RealModelAuditTests
         var census = ProtoConvCensus.Take(path);
         Assert.StartsWith($"1x1 convolutions: {census.Conv1x1.Count} of {census.ConvCount} Conv", inspection.Conv1x1.ToSentence());
     }
+
+    /// <summary>numpy's rank of every constant 1x1 conv weight in the model, by (graph path, node display name).</summary>
+    internal static Dictionary<(string Graph, string Node), int> NumpyRanks(string path) =>
+        NumpyScript.Run(NumpyRankScript, path)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('\t'))
+            .ToDictionary(f => (f[0], f[1]), f => int.Parse(f[2], CultureInfo.InvariantCulture));
 
     private const string NumpyRankScript = """
         import sys, numpy as np, onnx

@@ -3,12 +3,24 @@ using OnnxConvTool.Cli;
 
 namespace OnnxConvTool.Tests.Cli;
 
-/// <summary>One run of <c>onnxconv</c>, in-process or as a child process: its exit code and what it wrote to stdout and stderr.</summary>
+/// <summary>
+/// One run of <c>onnxconv</c>, in-process or as a child process: its exit code and what it wrote to stdout and stderr.
+/// With <c>ONNXCONV_CLI_EXE</c> set to an executable (the NativeAOT one from <c>dotnet publish -r RID</c>, or the
+/// installed tool), every run, in-process ones included, is a child process of that executable instead, so the CLI
+/// tests check the build users get (<c>.ci/run</c> does this).
+/// </summary>
 public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
 {
-    /// <summary>Runs <see cref="OnnxConvCli.Run"/> in-process.</summary>
+    private const string ExecutableVariable = "ONNXCONV_CLI_EXE";
+
+    /// <summary>The executable named by <c>ONNXCONV_CLI_EXE</c>, or null for the onnxconv.dll built beside the tests.</summary>
+    public static string? PublishedExecutable { get; } =
+        Environment.GetEnvironmentVariable(ExecutableVariable) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+
+    /// <summary>Runs <see cref="OnnxConvCli.Run"/> in-process (a child process of <see cref="PublishedExecutable"/> when it is set).</summary>
     public static CliInvocation Run(params string[] args)
     {
+        if (PublishedExecutable is not null) return RunProcess(args);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int code = OnnxConvCli.Run(args, stdout, stderr);
@@ -27,6 +39,9 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
     /// </summary>
     public static CliInvocation RunProcessWithin(TimeSpan limit, params string[] args) => RunProcess(ProcessStart(null, args), limit);
 
+    /// <summary>Runs a process made by <see cref="ProcessStart"/> (e.g. with environment variables added).</summary>
+    public static CliInvocation RunProcess(ProcessStartInfo start) => RunProcess(start, null);
+
     /// <summary>Runs <paramref name="start"/> (output redirected) to its end, or kills it and fails after <paramref name="limit"/>.</summary>
     internal static CliInvocation RunProcess(ProcessStartInfo start, TimeSpan? limit)
     {
@@ -43,17 +58,17 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
         return new CliInvocation(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>How to start the built onnxconv.dll as a child process, stdout and stderr redirected.</summary>
+    /// <summary>How to start the built onnxconv.dll (or <see cref="PublishedExecutable"/>) as a child process, stdout and stderr redirected.</summary>
     public static ProcessStartInfo ProcessStart(string? workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var start = new ProcessStartInfo(PublishedExecutable ?? Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "onnxconv.dll"));
+        if (PublishedExecutable is null) start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "onnxconv.dll"));
         foreach (string arg in args) start.ArgumentList.Add(arg);
         return start;
     }

@@ -45,10 +45,13 @@ internal sealed record BatchNormSpec(float Epsilon) : LayerSpec
     public override string ToCSharp() => $"new BatchNormSpec({Epsilon.ToString("R", CultureInfo.InvariantCulture)}f)";
 }
 
-/// <summary>Add or Mul with a constant: per channel ([C, 1, …]) or a scalar.</summary>
-internal sealed record ConstantOpSpec(string Op, bool PerChannel) : LayerSpec
+/// <summary>
+/// Add or Mul with a constant: per channel ([C, 1, …]) or a scalar; <paramref name="Reshaped"/>: the per-channel
+/// constant is a [C] Constant node reshaped at run time, as exporters write it (what <c>fold-constants</c> evaluates).
+/// </summary>
+internal sealed record ConstantOpSpec(string Op, bool PerChannel, bool Reshaped = false) : LayerSpec
 {
-    public override string ToCSharp() => $"new ConstantOpSpec(\"{Op}\", {(PerChannel ? "true" : "false")})";
+    public override string ToCSharp() => $"new ConstantOpSpec(\"{Op}\", {(PerChannel ? "true" : "false")}{(Reshaped ? ", true" : "")})";
 }
 
 /// <summary>A constant-mode Pad with value 0 on the spatial axes (begin pads, then end pads).</summary>
@@ -170,7 +173,7 @@ internal static class RandomConvGraphs
                     layers.Add(new BatchNormSpec(r.Pick % 2 == 0 ? 1e-5f : 1e-3f));
                     break;
                 case 2:
-                    layers.Add(new ConstantOpSpec(r.Pick % 2 == 0 ? "Add" : "Mul", r.Bias));
+                    layers.Add(new ConstantOpSpec(r.Pick % 2 == 0 ? "Add" : "Mul", r.Bias, r.Bias && r.Pick % 3 == 0));
                     break;
                 case 3:
                     layers.Add(new ActivationSpec(type == DataType.Float ? Activations[r.Pick % Activations.Length] : "Relu"));
@@ -283,7 +286,12 @@ internal static class RandomConvGraphs
                     break;
                 case ConstantOpSpec op:
                     long[] dims = op.PerChannel ? [c, .. size.Select(_ => 1L)] : [];
-                    x = b.Node(op.Op, [x, b.Initializer(b.RandomTensor(b.UniqueName("k"), dims, t, op.Op == "Add" ? 0.5 : 1.5))]);
+                    double scale = op.Op == "Add" ? 0.5 : 1.5;
+                    string k = op.Reshaped
+                        ? b.Node("Reshape", [b.ConstantNode(b.RandomTensor(b.UniqueName("k"), [c], t, scale)),
+                            b.Initializer(TestModelBuilder.Int64Tensor(b.UniqueName("k_shape"), [dims.Length], dims))])
+                        : b.Initializer(b.RandomTensor(b.UniqueName("k"), dims, t, scale));
+                    x = b.Node(op.Op, [x, k]);
                     break;
                 case ZeroPadSpec pad:
                     int rank = size.Length;

@@ -166,6 +166,40 @@ public sealed class Conv1x1ToMatMulTests
             foreach (var options in v.Runs ?? [new VerifyOptions()]) Equivalence.AssertEquivalent(before, roundTrip, options);
     }
 
+    /// <summary>
+    /// Conv1Ds inside If branches on a value whose rank inference cannot derive (the graph input declares no shape): the
+    /// forward rule declares the rank each Conv proved in a value_info, which is saved with the model, so
+    /// <c>rewrite --to conv</c> of the saved MatMul form restores both Convs.
+    /// </summary>
+    [SkippableFact]
+    public void RoundTripRestoresConv1DsInsideIfBranchesWhoseInputRankOnlyTheConvProves()
+    {
+        var b = new TestModelBuilder(13, seed: 5);
+        b.Input("x", DataType.Float, null!);
+        b.Input("flag", DataType.Bool);
+        TestModelBuilder Branch(string name)
+        {
+            var branch = b.Subgraph(name);
+            branch.Output(branch.Conv(branch.Relu("x"), 4, 3, [1]), DataType.Float, "n", 3, "l");
+            return branch;
+        }
+        b.Output(b.If("flag", Branch("then"), Branch("else"))[0], DataType.Float, "n", 3, "l");
+        var direct = b.ToIr();
+        var toConv = new RewriteOptions { Fixpoint = true, ValidateAfterEachRewrite = true };
+        RewriteDriver.Run(direct, RuleCatalog.ForTarget(RewriteTarget.Conv), toConv);
+
+        var (before, matMul, _) = RewriteHarness.ToMatMul(b);
+        Assert.Equal(0, RewriteHarness.PointwiseConvCount(matMul));
+        var saved = ModelReader.Build(ModelWriter.ToProto(matMul), "saved.onnx", ".");
+        var back = RewriteDriver.Run(saved, RuleCatalog.ForTarget(RewriteTarget.Conv), toConv);
+        Assert.True(Counts(direct) == Counts(saved), $"{Counts(direct)}\n{Counts(saved)}\n"
+            + string.Join("\n", back.Outcomes.Where(o => o.Status != CandidateStatus.Applied).Select(o => $"{o.NodeName}: {o.Detail}")));
+        Assert.Equal(2, RewriteHarness.PointwiseConvCount(saved));
+        var shapes = new Dictionary<string, IReadOnlyList<Dim>> { ["x"] = [Dim.Known(2), Dim.Known(4), Dim.Known(5)] };
+        foreach (double flag in new[] { 0.0, 1.0 })
+            Equivalence.AssertEquivalent(before, saved, new VerifyOptions { Shapes = shapes, Values = new Dictionary<string, double> { ["flag"] = flag } });
+    }
+
     /// <summary>Op counts without Constant nodes: the forward rule stores weights it rearranges as initializers, whatever held them before.</summary>
     private static string Counts(Model model) =>
         string.Join(", ", RewriteHarness.OpCounts(model).Where(p => p.Key != "Constant").OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"));

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using OnnxConvTool.Cli;
+using OnnxConvTool.Tests.Cli;
 using OnnxConvTool.Ir;
 using OnnxConvTool.Onnx;
 using OnnxConvTool.TestKit;
@@ -14,10 +14,8 @@ public sealed class RewriteCommandTests
 {
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = OnnxConvCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
+        var run = CliInvocation.Run(args);
+        return (run.ExitCode, run.Stdout, run.Stderr);
     }
 
     private static string SmallModel(TempDirectory temp, int channels = 8)

@@ -7,10 +7,13 @@ namespace OnnxConvTool.Rules.Merges;
 
 /// <summary>
 /// Matched siblings in output-channel order, their stacked weight and bias, and where the outputs go: a Concat
-/// (and which of its inputs the siblings fill) or, when <see cref="Concat"/> is null, a Split.
+/// (and which of its inputs the siblings fill) or, when <see cref="Concat"/> is null, a Split. The merged Conv goes
+/// before <see cref="Earliest"/> with <see cref="Template"/>'s attributes (the larger kernel's). <see cref="CentrePadded"/>
+/// counts the 1x1 siblings whose filters sit centred in the larger kernel; <see cref="SavedNanoseconds"/> is the
+/// <see cref="RuntimeCost"/> estimate (null when a shape is symbolic).
 /// </summary>
-internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, RoundedTensor Weight, RoundedTensor? Bias,
-    long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost)
+internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, Node Template, RoundedTensor Weight, RoundedTensor? Bias,
+    long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost, int CentrePadded, double? SavedNanoseconds)
 {
     public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
 }
@@ -22,12 +25,18 @@ internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earl
 /// <remarks>
 /// <para>Algebra: each output channel of a convolution depends only on its own filter, so stacking the filters
 /// <c>W = [W₁; W₂; …]</c> and biases gives <c>Conv(x, W, b) = Concat(Conv(x, W₁, b₁), Conv(x, W₂, b₂), …)</c> along the
-/// channel axis. MACs and parameters are unchanged; one pass over the input replaces several.</para>
+/// channel axis. MACs and parameters are unchanged; one op replaces several. A 1x1 filter placed at the centre of a
+/// zero k×k kernel computes the same as the 1x1 when the k×k pads d·(k − 1)/2 on each side (d its dilation), so
+/// 1x1 siblings may join k×k ones — at k² times their MACs.</para>
 /// <para>Preconditions, each with its sentence: (1) another Conv of the graph reads the same input; (2) the siblings
-/// have equal kernel, strides, pads, dilations, group and auto_pad; (3) their weights and biases are constants of one
-/// float type; (4) group 1 (stacking grouped filters would interleave the groups' channels); (5) without a shared
-/// Concat, the Split must move fewer values than merging saves: per output position it reads and writes 2·ΣM values,
-/// while one Conv instead of n reads its input patch (C·∏kernel values) n − 1 fewer times.</para>
+/// have equal kernel, strides, pads, dilations, group and auto_pad, or are 1x1 without pads beside a k×k (odd k) with
+/// explicit pads d·(k − 1)/2 and the same strides; (3) their weights and biases are constants of one float type;
+/// (4) group 1 (stacking grouped filters would interleave the groups' channels); (5) without a shared Concat the
+/// Split must pay by <see cref="RuntimeCost"/>: n siblings become a Conv and a Split, n − 2 ops fewer, while the Split
+/// moves the 2·ΣM·P values of the merged output (P its positions) — never with two siblings; (6) centre-padded 1x1
+/// siblings must pay too: their extra MACs against the ops saved (and the Split's traffic), unless
+/// <see cref="RewriteContext.AllowMoreMacs"/>. The cheaper of the merge with equal kernels and the centre-padded
+/// one is applied.</para>
 /// </remarks>
 internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
 {
@@ -52,45 +61,108 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         if (first.Geometry.Group != 1)
             return MatchResult.Fail($"'{root.DisplayName}' has group {first.Geometry.Group}; stacking grouped filters would interleave the groups' channels");
 
-        var siblings = new List<MergeableConv> { first };
+        var same = new List<MergeableConv> { first };
+        var centrable = new List<MergeableConv>();
         string? firstMismatch = null;
         foreach (var other in others)
         {
             string? mismatch = MergeableConv.TryRead(other, "the sibling", context, out var sibling) ?? Mismatch(first, sibling);
-            if (mismatch is null) siblings.Add(sibling);
+            if (mismatch is null) same.Add(sibling);
+            else if (sibling is not null && (CentresIn(first, sibling) || CentresIn(sibling, first))) centrable.Add(sibling);
             else firstMismatch ??= $"'{other.DisplayName}' also reads '{input.Name}' but {mismatch}";
         }
-        if (siblings.Count == 1) return MatchResult.Fail(firstMismatch!);
 
         var nodes = root.Graph.Nodes;
-        var order = siblings.ToDictionary(s => s.Conv, s => IndexOf(nodes, s.Conv));
-        siblings.Sort((x, y) => order[x.Conv].CompareTo(order[y.Conv]));
+        var sameMerge = same.Count > 1 ? Plan(same, 0, nodes, context) : null;
+        Candidate? paddedMerge = null;
+        if (centrable.Count > 0)
+        {
+            // The larger kernel is the root's group or the first centrable sibling's; 1x1s of the other side join it.
+            bool rootIsLarge = !first.Geometry.IsPointwise;
+            var large = rootIsLarge ? same : centrable.Where(c => Mismatch(centrable[0], c) is null).ToList();
+            var small = rootIsLarge ? centrable.Where(c => CentresIn(c, first)).ToList() : same;
+            paddedMerge = Plan([.. large, .. small], small.Count, nodes, context);
+        }
+
+        if (paddedMerge?.Match is { } padded && (context.AllowMoreMacs || padded.SavedNanoseconds > 0)
+            && (sameMerge?.Match is not { } plain || context.AllowMoreMacs || padded.SavedNanoseconds > plain.SavedNanoseconds))
+            return padded;
+        if (sameMerge?.Match is { } match) return match;
+        return MatchResult.Fail(paddedMerge?.Refusal ?? sameMerge?.Refusal ?? firstMismatch!);
+    }
+
+    /// <summary>A planned merge of some siblings: the match, or why it is refused.</summary>
+    private sealed record Candidate(SiblingConvsMatch? Match, string? Refusal);
+
+    /// <summary>
+    /// Plans one Conv for <paramref name="members"/> (the last <paramref name="centred"/> of them 1x1s centred in the
+    /// others' kernel): output order, Concat or Split, stacked weight, MACs and the <see cref="RuntimeCost"/> verdict.
+    /// </summary>
+    private static Candidate Plan(List<MergeableConv> members, int centred, IReadOnlyList<Node> nodes, RewriteContext context)
+    {
+        var target = members[0];
+        var order = members.ToDictionary(s => s.Conv, s => IndexOf(nodes, s.Conv));
+        var siblings = members.OrderBy(s => order[s.Conv]).ToList();
         var earliest = siblings[0].Conv;
         var (concat, start) = SharedConcat(siblings);
         if (concat is not null)
-        {
             siblings.Sort((x, y) => x.Conv.Outputs[0].Uses[0].InputIndex.CompareTo(y.Conv.Outputs[0].Uses[0].InputIndex));
-        }
 
         long[] outChannels = siblings.Select(s => s.OutChannels).ToArray();
         long total = outChannels.Sum();
-        if (concat is null)
-        {
-            long saved = (siblings.Count - 1) * first.InChannels * first.KernelVolume, copied = 2 * total;
-            if (copied > saved)
-                return MatchResult.Fail($"a Split would move {copied} values per output position, more than the {saved} input reads per position that one Conv saves over {siblings.Count}");
-        }
-        long[] weightDims = [total, first.InPerGroup, .. first.Geometry.Kernel!];
-        var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Weight).ToArray());
+        long[] kernel = target.Geometry.Kernel!;
+        long[] weightDims = [total, target.InPerGroup, .. kernel];
+        var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Geometry.IsPointwise && !target.Geometry.IsPointwise ? Centred(s, kernel) : s.Weight).ToArray());
         double[]? bias = siblings.All(s => s.Bias is null) ? null
             : ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Bias ?? new double[s.OutChannels]).ToArray());
-        long parameters = siblings.Sum(s => s.Parameters);
         var macs = siblings.Select(s => s.Macs(context)).ToArray();
-        var cost = MergeCost.Compare(macs, MacCount.Sum(macs), parameters, weight.Length + (bias?.Length ?? 0), out var uncounted);
-        if (cost is null) return MatchResult.Fail(uncounted!);
-        var stored = MergeableConv.Store(earliest.Input(1)!.Name + "_stacked", first.ElementType, weightDims, weight, bias, out var unrepresentable);
-        if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
-        return new SiblingConvsMatch(siblings.Select(s => s.Conv).ToArray(), earliest, tensors.Weight, tensors.Bias, outChannels, concat, start, cost);
+        var after = MacCount.Sum(siblings.Select(s => MacCount.OfConv(context.ShapeOf(s.Conv.Outputs[0]), target.InPerGroup, target.KernelVolume)).ToArray());
+        var cost = MergeCost.Compare(macs, after, siblings.Sum(s => s.Parameters), weight.Length + (bias?.Length ?? 0), out var uncounted);
+        if (cost is null) return new Candidate(null, uncounted!);
+
+        int opsSaved = siblings.Count - (concat is null ? 2 : 1);
+        long? positions = context.ShapeOf(target.Conv.Outputs[0]).ElementCount / target.OutChannels;
+        long? moved = concat is null ? 2 * total * positions : 0;
+        double? saved = cost.MacsBefore.Symbols.Count == 0 && moved is { } m
+            ? RuntimeCost.SavedNanoseconds(cost.MacsBefore.Coefficient - cost.MacsAfter.Coefficient, opsSaved, m) : null;
+        string padding = centred == 0 ? "" : $"centre-padding {centred} 1x1 sibling(s) to {target.Geometry.KernelText} ({cost})";
+        if (concat is null && opsSaved <= 0 && centred == 0)
+            return new Candidate(null, $"a Split after one Conv for {siblings.Count} siblings saves no op and moves the merged output again ({RuntimeCost.Terms})");
+        if (saved is null && (centred > 0 ? !context.AllowMoreMacs : concat is null))
+            return new Candidate(null, (centred > 0 ? padding + ": " : $"one Conv and a Split for {siblings.Count} siblings: ")
+                + "the time it saves cannot be estimated with symbolic dims (fix them with --shape)");
+        if (saved <= 0 && (centred > 0 ? !context.AllowMoreMacs : true))
+            return new Candidate(null, (centred > 0 ? padding : $"one Conv and a Split for {siblings.Count} siblings")
+                + $" would cost {RuntimeCost.Format(-saved!.Value)} more than it saves ({opsSaved} op(s) fewer"
+                + (concat is null ? $", {moved:N0} values moved by the Split" : "") + $"; {RuntimeCost.Terms})");
+
+        var stored = MergeableConv.Store(earliest.Input(1)!.Name + "_stacked", target.ElementType, weightDims, weight, bias, out var unrepresentable);
+        if (stored is not { } tensors) return new Candidate(null, unrepresentable!);
+        return new Candidate(new SiblingConvsMatch(siblings.Select(s => s.Conv).ToArray(), earliest, target.Conv, tensors.Weight, tensors.Bias, outChannels, concat, start, cost,
+            centred, saved), null);
+    }
+
+    /// <summary>The 1x1 weight of <paramref name="pointwise"/> at the centre of a zero <paramref name="kernel"/>.</summary>
+    private static double[] Centred(MergeableConv pointwise, long[] kernel)
+    {
+        long[] dims = [pointwise.OutChannels, pointwise.InPerGroup, .. Enumerable.Repeat(1L, kernel.Length)];
+        long[] pads = [.. kernel.Select(k => (k - 1) / 2), .. kernel.Select(k => (k - 1) / 2)];
+        return WeightMath.PadKernel(pointwise.Weight, dims, pads, out _);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="small"/> is a 1x1 without pads whose filter, centred in <paramref name="large"/>'s odd
+    /// kernel, reads the same pixels: explicit pads d·(k − 1)/2 on each side, equal strides, group 1, one float type.
+    /// </summary>
+    private static bool CentresIn(MergeableConv small, MergeableConv large)
+    {
+        var (a, b) = (small.Geometry, large.Geometry);
+        if (!a.IsPointwise || b.IsPointwise || a.SpatialRank != b.SpatialRank || small.Pads || a.AutoPad is not (AutoPad.NotSet or AutoPad.Valid)) return false;
+        if (b.AutoPad != AutoPad.NotSet || a.Group != 1 || b.Group != 1 || !a.Strides.SequenceEqual(b.Strides) || small.ElementType != large.ElementType) return false;
+        int k = b.SpatialRank;
+        for (int i = 0; i < k; i++)
+            if (b.Kernel![i] % 2 == 0 || b.Pads[i] != b.Dilations[i] * (b.Kernel[i] - 1) / 2 || b.Pads[k + i] != b.Pads[i]) return false;
+        return true;
     }
 
     private static int IndexOf(IReadOnlyList<Node> nodes, Node node)
@@ -146,7 +218,9 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
     public override string Describe(SiblingConvsMatch match) =>
         $"one {string.Join("x", match.WeightDims.Skip(2))} Conv [{match.WeightDims[0]},{match.WeightDims[1]}] for {match.Siblings.Count} siblings ("
         + string.Join(", ", match.Siblings.Select(s => $"'{s.DisplayName}'")) + ")"
-        + (match.Concat is null ? ", then a Split" : $", feeding '{match.Concat.DisplayName}' directly") + $": {match.Cost}";
+        + (match.CentrePadded > 0 ? $", {match.CentrePadded} 1x1 of them centre-padded" : "")
+        + (match.Concat is null ? ", then a Split" : $", feeding '{match.Concat.DisplayName}' directly") + $": {match.Cost}"
+        + (match.SavedNanoseconds is { } saved ? $", est. {RuntimeCost.Format(saved)} saved" : "");
 
     public override void Rewrite(SiblingConvsMatch match, GraphRewriter rewriter)
     {
@@ -154,7 +228,7 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         var weight = ops.Constant(match.Weight.Tensor);
         var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
         rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
-        var merged = rewriter.CopyNode(match.Earliest, new Dictionary<int, Value?> { [1] = weight, [2] = bias }).Outputs[0];
+        var merged = rewriter.CopyNode(match.Template, new Dictionary<int, Value?> { [1] = weight, [2] = bias }, before: match.Earliest).Outputs[0];
         if (match.Concat is { } concat)
         {
             var inputs = concat.Inputs.ToList();

@@ -13,8 +13,8 @@ public sealed class FoldFixpointTests
     private static IRewriteRule[] FoldSet() => RuleCatalog.CreateFixpointSet(RuleCatalog.FoldSet).ToArray();
 
     [Fact]
-    public void TheFoldSetHoldsTheFourFoldRules() =>
-        Assert.Equal(["fuse-bn-into-conv", "fuse-affine-into-conv", "fuse-pad-into-conv", "fuse-bn-into-next-conv"],
+    public void TheFoldSetHoldsTheConstantFolderAndTheFourConvFoldRules() =>
+        Assert.Equal(["fold-constants", "fuse-bn-into-conv", "fuse-affine-into-conv", "fuse-pad-into-conv", "fuse-bn-into-next-conv"],
             RuleCatalog.Set(RuleCatalog.FoldSet).Select(e => e.Id));
 
     [SkippableFact]

@@ -65,6 +65,32 @@ public sealed class RealModelFoldTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Silero VAD computes about 130 small tensors from constants on every run (LSTM weight slices and their
+    /// concatenation, casts, reshapes, in nested If branches); after the fold set none is left: every node that
+    /// still runs reads at least one value computed at run time, except the nodes that name a graph output.
+    /// </summary>
+    [SkippableFact]
+    public void LeavesNoNodeComputedOnlyFromConstantsInSileroVad()
+    {
+        var (before, after, _) = Fold(Shared.RealModel("silero_vad_v5.onnx"));
+        Assert.Empty(ConstantOnlyNodes(after));
+        int readingOnlyConstants = ConstantOnlyNodes(before).Count;
+        Assert.True(readingOnlyConstants >= 50, $"{readingOnlyConstants} nodes read only constants before the folds");
+        Assert.Equal(60, FoldHarness.Count(before, "Slice"));
+        Assert.Equal(10, FoldHarness.Count(after, "Slice"));
+        Assert.Equal(0, FoldHarness.Count(after, "Reshape"));
+        Assert.True(Parameters(after) <= Parameters(before), $"parameters grew: {Parameters(before)} -> {Parameters(after)}");
+    }
+
+    private static List<Node> ConstantOnlyNodes(Model model) =>
+        model.AllNodes().Where(n => n.OpType != "Constant" && !n.HasSubgraphs && n.Inputs.Any(i => i is not null)
+            && !n.Outputs.Any(o => o.IsGraphOutput) && n.Inputs.All(i => i is null || Model.TryGetConstant(i) is not null)).ToList();
+
+    private static long Parameters(Model model) =>
+        model.AllGraphs().SelectMany(g => g.Initializers).Sum(v => v.Initializer!.ElementCount)
+        + model.AllNodes().Where(n => n.OpType == "Constant").Sum(n => Model.TryGetConstant(n.Outputs[0])?.ElementCount ?? 0);
+
     [SkippableFact]
     public void FoldsEveryBatchNormalizationOfTheSampleResNetBottleneck()
     {

@@ -35,10 +35,18 @@ public sealed class BuilderModelOptimizeTests
         PythonOracle.AssertValid(after);
     }
 
+    /// <summary>
+    /// On [1,32,4,4] four Convs and a Split replace the six: the three 1x1 siblings are one Conv split three ways (one op
+    /// fewer, 0.7 µs, against 768 values through the Split, 0.08 µs).
+    /// </summary>
     [SkippableFact]
-    public void AnInceptionBlocksThree1x1SiblingsBecomeOneConv() =>
-        // Four Convs and a Split replace the six: the three 1x1 siblings are one Conv split three ways.
-        AssertOptimizesTo(MergeModels.InceptionBlock(), "Concat 1, Conv 4, MaxPool 1, Relu 6, Split 1");
+    public void ASmallInceptionBlocksThree1x1SiblingsBecomeOneConv() =>
+        AssertOptimizesTo(MergeModels.InceptionBlock(c: 8, size: 4), "Concat 1, Conv 4, MaxPool 1, Relu 6, Split 1");
+
+    /// <summary>In GoogLeNet's inception (3a) the Split would move 275,968 values (30 µs) to save one op: all six Convs stay.</summary>
+    [SkippableFact]
+    public void GoogLeNetsInception3aKeepsItsSiblings() =>
+        AssertOptimizesTo(MergeModels.GoogLeNetInception3a(), "Concat 1, Conv 6, MaxPool 1, Relu 6");
 
     [SkippableFact]
     public void ALinearChainOfFour1x1ConvsBecomesOneConv() => AssertOptimizesTo(MergeModels.LinearChain(), "Conv 1, Relu 1");

@@ -1,4 +1,5 @@
 using OnnxConvTool.Onnx;
+using OnnxConvTool.Ops;
 using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules.Merges;
 using OnnxConvTool.TestKit;
@@ -93,7 +94,7 @@ public sealed class MergeSiblingConvsTests
     }
 
     [Fact]
-    public void KeepsSiblingsWhoseSplitWouldMoveMoreThanTheMergeSaves()
+    public void KeepsTwoSiblingsBecauseTheirSplitSavesNoOp()
     {
         var b = new TestModelBuilder(13);
         b.Input("x", MergeHarness.InputDims(8, 2));
@@ -101,8 +102,89 @@ public sealed class MergeSiblingConvsTests
         MergeHarness.Conv(b, "x", 8, 2, 2, output: "y1");
         MergeHarness.Output(b, "y0", 4);
         MergeHarness.Output(b, "y1", 4);
-        MergeHarness.AssertRefuses(b, new MergeSiblingConvs(), "a Split would move 16 values per output position, more than the 8 input reads per position that one Conv saves over 2");
+        MergeHarness.AssertRefuses(b, new MergeSiblingConvs(),
+            $"a Split after one Conv for 2 siblings saves no op and moves the merged output again ({RuntimeCost.Terms})");
     }
+
+    /// <summary>Three siblings on [1,64,32,32]: one op fewer (0.7 µs) against 196,608 values through the Split (21.6 µs).</summary>
+    [Fact]
+    public void KeepsThreeLargeSiblingsWhoseSplitMovesMoreThanAnOpCosts()
+    {
+        var b = new TestModelBuilder(13);
+        b.Input("x", 1L, 64L, 32L, 32L);
+        for (int i = 0; i < 3; i++)
+        {
+            MergeHarness.Conv(b, "x", 64, 32, 2, output: $"y{i}");
+            MergeHarness.Output(b, $"y{i}", 4);
+        }
+        MergeHarness.AssertRefuses(b, new MergeSiblingConvs(),
+            $"one Conv and a Split for 3 siblings would cost 20.927 µs more than it saves (1 op(s) fewer, 196,608 values moved by the Split; {RuntimeCost.Terms})");
+    }
+
+    private static TestModelBuilder OneByOneBesideLarger(long channels, long size, int rank = 2, long stride = 1, long kernel = 3, bool concat = true, long pad = -1)
+    {
+        var b = new TestModelBuilder(13, seed: 4);
+        b.Input("x", [1L, channels, .. Enumerable.Repeat((object)size, rank)]);
+        string small = MergeHarness.Conv(b, "x", channels, channels, rank, stride: stride);
+        string large = MergeHarness.Conv(b, "x", channels, channels, rank, kernel: kernel, pad: pad < 0 ? kernel / 2 : pad, stride: stride);
+        if (concat)
+        {
+            b.Node("Concat", [small, large], ["y"], Attr.Int("axis", 1));
+            MergeHarness.Output(b, "y", rank + 2);
+        }
+        else
+        {
+            b.Node("Relu", [small], ["y0"]);
+            b.Node("Sigmoid", [large], ["y1"]);
+            MergeHarness.Output(b, "y0", rank + 2);
+            MergeHarness.Output(b, "y1", rank + 2);
+        }
+        return b;
+    }
+
+    /// <summary>
+    /// On [1,8,4,4] the 1x1 centre-padded to 3x3 costs 8,192 MACs more (0.15 µs) and saves one Conv (0.7 µs): applied.
+    /// On [1,8,4,4,4] a 3x3x3 would cost 106,496 more (1.9 µs), so the 3-D case runs on [1,8,2,2,2].
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(1, 4, 1, 3)]
+    [InlineData(2, 4, 1, 3)]
+    [InlineData(2, 4, 2, 3)]
+    [InlineData(2, 4, 1, 5)]
+    [InlineData(3, 2, 1, 3)]
+    public void CentrePadsASmall1x1SiblingWhereTheSavedOpPays(int rank, long size, long stride, long kernel)
+    {
+        var (after, result) = MergeHarness.AssertMerges(OneByOneBesideLarger(8, size, rank, stride, kernel), [new MergeSiblingConvs()], applied: 1);
+        var conv = Assert.Single(after.Graph.Nodes, n => n.OpType == "Conv");
+        Assert.Equal(Enumerable.Repeat(kernel, rank), conv.GetInts("kernel_shape")!);
+        Assert.Equal(0, MergeHarness.Count(after, "Concat"));
+        Assert.Contains("1 1x1 of them centre-padded", Assert.Single(result.Outcomes, o => o.Status == CandidateStatus.Applied).Detail);
+    }
+
+    [Fact]
+    public void KeepsA1x1BesideALarge3x3BecauseCentrePaddingCostsMoreMacsThanTheOpSaved() =>
+        // On [1,64,28,28]: 25.7 M MACs more (462 µs) to save one Conv (0.7 µs).
+        MergeHarness.AssertRefuses(OneByOneBesideLarger(64, 28), new MergeSiblingConvs(),
+            "centre-padding 1 1x1 sibling(s) to 3x3 (MACs 32,112,640 → 57,802,752 (1.8× more), parameters 41,088 → 73,856) would cost "
+            + $"461.722 µs more than it saves (1 op(s) fewer; {RuntimeCost.Terms})");
+
+    [SkippableFact]
+    public void CentrePadsALarge1x1SiblingWithAllowMoreMacs()
+    {
+        var (after, _) = MergeHarness.AssertMerges(OneByOneBesideLarger(16, 12), [new MergeSiblingConvs()], applied: 1, new RewriteOptions { AllowMoreMacs = true });
+        Assert.Equal(1, MergeHarness.Count(after, "Conv"));
+    }
+
+    /// <summary>Two siblings without a Concat would need a Split: no op saved and more MACs, so even a small pair stays.</summary>
+    [Fact]
+    public void KeepsACentrePaddable1x1WhenASplitWouldBeNeeded() =>
+        MergeHarness.AssertRefuses(OneByOneBesideLarger(8, 4, concat: false), new MergeSiblingConvs(),
+            "centre-padding 1 1x1 sibling(s) to 3x3 (MACs 10,240 → 18,432 (1.8× more), parameters 656 → 1,168) would cost "
+            + $"0.204 µs more than it saves (0 op(s) fewer, 512 values moved by the Split; {RuntimeCost.Terms})");
+
+    [Fact]
+    public void DoesNotCentreA1x1BesideA3x3ThatDoesNotPadByHalfItsKernel() =>
+        MergeHarness.AssertRefuses(OneByOneBesideLarger(8, 4, pad: 0), new MergeSiblingConvs(), "'Conv_7' also reads 'x' but has kernel 3x3, not 1x1");
 
     [Fact]
     public void KeepsAConvWithoutSiblings()
