@@ -5,13 +5,13 @@ using OnnxConvTool.Ir;
 namespace OnnxConvTool.Verification;
 
 /// <summary>Kernel time of one op type as ONNX Runtime ran it (after its own fusions: FusedConv, NCHWc Conv, …).</summary>
-public sealed record KernelTime(string OpType, int Nodes, double MicrosecondsPerRun);
+internal sealed record KernelTime(string OpType, int Nodes, double MicrosecondsPerRun);
 
 /// <summary>
 /// Where ONNX Runtime spends a model's runs, from its profiler: every kernel execution is a "Node" event with its
 /// duration (µs) and the op type it ran as (<c>args.op_name</c>). Inputs are planned like <see cref="LatencyBenchmark"/>'s.
 /// </summary>
-public static class KernelProfile
+internal static class KernelProfile
 {
     /// <summary>Runs <paramref name="model"/> <see cref="BenchOptions.Warmup"/> + <see cref="BenchOptions.Runs"/> times with profiling on; kernel time per op type per run, largest first.</summary>
     public static IReadOnlyList<KernelTime> Measure(Model model, BenchOptions options)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using OnnxConvTool.TestKit;
+using OnnxConvTool.Verification;
 
 namespace OnnxConvTool.Benchmarks;
 

@@ -5,7 +5,7 @@ using OnnxConvTool.Rules;
 namespace OnnxConvTool.Analysis;
 
 /// <summary>What the batch keeps of one audited model: the figures of the summary table (the model itself is released).</summary>
-public sealed record AuditBatchCounts(int Conv, int Conv1x1, long? Macs, long? Conv1x1Macs, double? Conv1x1MacShare, int Fold, int Merge)
+internal sealed record AuditBatchCounts(int Conv, int Conv1x1, long? Macs, long? Conv1x1Macs, double? Conv1x1MacShare, int Fold, int Merge)
 {
     /// <summary>The summary figures of <paramref name="report"/>: 1x1 convs some fold rule applies to, and those some merge rule applies to.</summary>
     public static AuditBatchCounts Of(AuditReport report)
@@ -22,7 +22,7 @@ public sealed record AuditBatchCounts(int Conv, int Conv1x1, long? Macs, long? C
 /// One model of a batch: what the caller rendered of its audit and its counts, or why it was not audited
 /// (<see cref="Error"/>, with the exit code a single-model audit would have given).
 /// </summary>
-public sealed record AuditBatchItem(string Path, string? Rendered, AuditBatchCounts? Counts, string? Error, ExitCode ErrorCode)
+internal sealed record AuditBatchItem(string Path, string? Rendered, AuditBatchCounts? Counts, string? Error, ExitCode ErrorCode)
 {
     public bool Failed => Error is not null;
 }
@@ -32,7 +32,7 @@ public sealed record AuditBatchItem(string Path, string? Rendered, AuditBatchCou
 /// by the largest models in flight (one per worker), not by their sum. A model that cannot be audited is reported
 /// and skipped; it never stops the batch.
 /// </summary>
-public static class AuditBatch
+internal static class AuditBatch
 {
     public const string ModelExtension = ".onnx";
 
@@ -67,6 +67,12 @@ public static class AuditBatch
     /// <param name="checkInputs">Called with each loaded model before its audit; it throws <see cref="OnnxConvException"/> to skip a model the options do not fit.</param>
     /// <param name="progress">Told as each model is done (phase "auditing models").</param>
     /// <exception cref="OperationCanceledException">Cancelled; models already done were passed to <paramref name="onItem"/>.</exception>
+    /// <param name="models">The model files, in report order.</param>
+    /// <param name="options">The audit options every model shares.</param>
+    /// <param name="jobs">The most models audited at once.</param>
+    /// <param name="render">Turns an audit into the text kept for it.</param>
+    /// <param name="onItem">Gets each finished item, in model order.</param>
+    /// <param name="cancellation">Stops the batch between models.</param>
     public static void Run(IReadOnlyList<string> models, AuditOptions options, Action<Model, string>? checkInputs, int jobs, Func<AuditReport, string> render,
         Action<AuditBatchItem> onItem, IProgress<WorkProgress>? progress = null, CancellationToken cancellation = default)
     {

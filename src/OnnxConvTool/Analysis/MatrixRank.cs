@@ -566,7 +566,7 @@ internal static class MatrixRank
 /// row and the reflector vectors — kept between computations, so ranking many weights in a row allocates only when a
 /// weight is larger than every one before it. Not thread-safe: one per worker.
 /// </summary>
-public sealed class RankWorkspace
+internal sealed class RankWorkspace
 {
     private double[] _matrix = [];
     private double[] _panel = [];

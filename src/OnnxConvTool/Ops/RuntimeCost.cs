@@ -20,7 +20,7 @@ namespace OnnxConvTool.Ops;
 /// two siblings (two Convs → one Conv and a Split: no op saved, values moved) never pays, and a centre-padded 1x1
 /// (k² times its MACs, one op fewer) pays only on small tensors.
 /// </remarks>
-public static class RuntimeCost
+internal static class RuntimeCost
 {
     public const double NanosecondsPerMac = 0.018;
     public const double NanosecondsPerOp = 700;

@@ -42,6 +42,10 @@ public static class ModelTransformer
 {
     /// <exception cref="InvalidOperationException">A stage left the model invalid (a bug in a rule or pass).</exception>
     /// <param name="progress">Told as each stage starts.</param>
+    /// <summary>Runs every stage of <paramref name="plan"/> in order on <paramref name="model"/>, which it changes in place.</summary>
+    /// <param name="model">The model to transform.</param>
+    /// <param name="plan">The stages to run.</param>
+    /// <param name="cancellation">Checked between stages and inside rule and pass runs.</param>
     public static TransformResult Run(Model model, TransformPlan plan, CancellationToken cancellation = default, IProgress<WorkProgress>? progress = null)
     {
         var options = plan.Options ?? new RewriteOptions();

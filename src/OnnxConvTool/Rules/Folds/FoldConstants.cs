@@ -5,7 +5,7 @@ using OnnxConvTool.Rewriting;
 namespace OnnxConvTool.Rules.Folds;
 
 /// <summary>A node whose outputs are known ahead of time, and the values they take.</summary>
-public sealed record ConstantFoldMatch(Node Node, IReadOnlyList<Tensor> Outputs, double? DeviationUlps, string Description);
+internal sealed record ConstantFoldMatch(Node Node, IReadOnlyList<Tensor> Outputs, double? DeviationUlps, string Description);
 
 /// <summary>
 /// Replaces a node whose inputs are all constants (or, for Shape and Size, whose input shape is statically known)
@@ -28,7 +28,7 @@ public sealed record ConstantFoldMatch(Node Node, IReadOnlyList<Tensor> Outputs,
 /// out-of-range index or cast, a supported element type);
 /// (5) each output holds at most <see cref="MaxElements"/> elements, so a fold never inflates the model.</para>
 /// </remarks>
-public sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
+internal sealed class FoldConstants : RewriteRule<ConstantFoldMatch>
 {
     public const string RuleId = "fold-constants";
 
