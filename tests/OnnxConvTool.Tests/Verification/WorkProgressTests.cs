@@ -68,7 +68,14 @@ public sealed class WorkProgressTests
     public void BenchReportsEachWarmUpAndTimedRound()
     {
         var recorder = new Recorder();
-        LatencyBenchmark.Run([SmallModels.ConvNet().Ir("model.onnx")], new BenchOptions { Runs = 4, Warmup = 2, Progress = recorder });
+        LatencyBenchmark.Run([SmallModels.ConvNet().Ir("model.onnx")], new BenchOptions
+        {
+            Runs = 4,
+            Warmup = 2,
+            Progress = recorder,
+            // bench times fixed sizes: ConvNet's height and width are free.
+            Inputs = new VerifyOptions { Shapes = new Dictionary<string, IReadOnlyList<OnnxConvTool.Shapes.Dim>> { ["x"] = [OnnxConvTool.Shapes.Dim.Symbolic("N"), OnnxConvTool.Shapes.Dim.Known(3), OnnxConvTool.Shapes.Dim.Known(16), OnnxConvTool.Shapes.Dim.Known(16)] } },
+        });
 
         Assert.Equal([new("warm-up runs", 0, 2), new("warm-up runs", 1, 2), new("timed runs", 0, 4), new("timed runs", 1, 4), new("timed runs", 2, 4), new("timed runs", 3, 4)],
             recorder.All);
