@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using OnnxConvTool.Ir;
 
@@ -47,20 +46,10 @@ internal static class KernelProfile
     /// <summary>Kernel time per op type from a Chrome-trace profile, per run (its "model_run" events; the input probe and warm-up runs included).</summary>
     internal static IReadOnlyList<KernelTime> Parse(Stream profile)
     {
-        int runs = 0;
-        var totals = new Dictionary<string, (HashSet<string> Nodes, double Microseconds)>(StringComparer.Ordinal);
-        using var document = JsonDocument.Parse(profile);
-        foreach (var item in document.RootElement.EnumerateArray())
-        {
-            if (item.TryGetProperty("name", out var eventName) && eventName.GetString() == "model_run") runs++;
-            if (!item.TryGetProperty("cat", out var category) || category.GetString() != "Node") continue;
-            if (!item.TryGetProperty("name", out var name) || name.GetString() is not { } text || !text.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
-            string op = item.TryGetProperty("args", out var args) && args.TryGetProperty("op_name", out var opName) ? opName.GetString() ?? "?" : "?";
-            double duration = item.TryGetProperty("dur", out var dur) ? dur.GetDouble() : 0;
-            var entry = totals.TryGetValue(op, out var existing) ? existing : (new HashSet<string>(StringComparer.Ordinal), 0.0);
-            entry.Item1.Add(text);
-            totals[op] = (entry.Item1, entry.Item2 + duration);
-        }
-        return totals.Select(t => new KernelTime(t.Key, t.Value.Nodes.Count, t.Value.Microseconds / Math.Max(runs, 1))).OrderByDescending(k => k.MicrosecondsPerRun).ToList();
+        var events = ProfileEvents.Read(profile);
+        int runs = Math.Max(events.RunStartsUs.Count, 1);
+        return events.Kernels.GroupBy(k => k.OpType, StringComparer.Ordinal)
+            .Select(g => new KernelTime(g.Key, g.Select(k => k.Node).Distinct(StringComparer.Ordinal).Count(), g.Sum(k => k.DurationUs) / runs))
+            .OrderByDescending(k => k.MicrosecondsPerRun).ToList();
     }
 }
