@@ -24,7 +24,7 @@ internal sealed class RuleApplicabilityCheck(IRewriteRule rule, bool matchReader
     public RewriteApplicability Check(Node conv)
     {
         var model = conv.Graph.Model;
-        if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model);
+        if (_context is null || !ReferenceEquals(_context.Model, model)) _context = new RewriteContext(model) { PreviewOnly = true };
         Node[] roots = !matchReaders ? [conv]
             : [.. rule.IsCandidate(conv) ? [conv] : Array.Empty<Node>(),
                .. conv.Outputs.SelectMany(o => o.Uses).Select(u => u.Node).Distinct().Where(n => n != conv && rule.IsCandidate(n))];

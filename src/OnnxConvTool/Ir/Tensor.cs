@@ -220,6 +220,47 @@ public sealed class Tensor
         }
     }
 
+    /// <summary>Receives consecutive float64 values of a tensor, starting at element <paramref name="first"/>.</summary>
+    public delegate void DecodedChunk(long first, ReadOnlySpan<double> values);
+
+    /// <summary>
+    /// Visits the float values in order, decoded about a megabyte of raw bytes at a time in whole rows of
+    /// <paramref name="rowLength"/> values: no decoded copy of the whole tensor is made, and data in a file is read from it.
+    /// </summary>
+    public void VisitDecoded(long rowLength, DecodedChunk visit)
+    {
+        if (!FloatElements.IsSupported(ElementType))
+            throw new ArgumentException($"tensor '{Name}' of type {ElementTypes.Name(ElementType)} is not floating-point");
+        long count = ElementCount;
+        int elementBytes = ElementTypes.BitsPerElement(ElementType) / 8;
+        int chunk = checked((int)(Math.Max(1, (1 << 20) / elementBytes / Math.Max(1, rowLength)) * Math.Max(1, rowLength)));
+        bool inFile = External is not null || IsMapped(out _, out _);
+        var inMemory = inFile ? default : GetRawBytes();
+        var bytes = inFile ? ArrayPool<byte>.Shared.Rent(chunk * elementBytes) : null;
+        var values = ArrayPool<double>.Shared.Rent((int)Math.Min(chunk, count));
+        try
+        {
+            for (long first = 0; first < count; first += chunk)
+            {
+                int n = (int)Math.Min(chunk, count - first);
+                ReadOnlySpan<byte> raw;
+                if (bytes is not null)
+                {
+                    ReadRawBytes(bytes.AsSpan(0, n * elementBytes), first * elementBytes);
+                    raw = bytes.AsSpan(0, n * elementBytes);
+                }
+                else raw = inMemory.Span.Slice(checked((int)(first * elementBytes)), n * elementBytes);
+                FloatElements.Decode(ElementType, raw, values.AsSpan(0, n));
+                visit(first, values.AsSpan(0, n));
+            }
+        }
+        finally
+        {
+            if (bytes is not null) ArrayPool<byte>.Shared.Return(bytes);
+            ArrayPool<double>.Shared.Return(values);
+        }
+    }
+
     private byte[] ReadExternal()
     {
         var bytes = new byte[External!.Length];

@@ -44,6 +44,12 @@ internal sealed class RewriteContext
     /// <summary>Merge rules apply merges that increase MACs instead of refusing them (<see cref="RewriteOptions.AllowMoreMacs"/>).</summary>
     public bool AllowMoreMacs { get; set; }
 
+    /// <summary>
+    /// Matches only decide and describe (the audit's previews, never followed by a rewrite): a rule may leave out of its
+    /// match what only its rewrite needs, such as merged weights, once it has proved the rewrite would succeed.
+    /// </summary>
+    public bool PreviewOnly { get; init; }
+
     public ShapeInferenceResult Shapes => _shapes ??= ShapeInference.Run(Model);
 
     /// <summary>The best known shape of <paramref name="value"/> (dims may be unknown or symbolic).</summary>

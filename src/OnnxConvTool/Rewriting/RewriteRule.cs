@@ -67,6 +67,7 @@ internal abstract class RewriteRule<TMatch> : IRewriteRule where TMatch : class
 
     public RuleAttempt TryApply(Node node, RewriteContext context, GraphRewriter rewriter)
     {
+        if (context.PreviewOnly) throw new InvalidOperationException($"rule {Id} cannot rewrite with a preview-only context");
         var result = PureMatch(node, context);
         if (!result.Succeeded) return new RuleAttempt(false, result.FailureReason!);
         string description = Describe(result.Match!);

@@ -14,12 +14,12 @@ internal enum ChainShape
     PointwiseBefore,
 }
 
-/// <summary>A matched chain: the two convolutions, the merged weight and bias in float64, and what the merge costs.</summary>
-internal sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, RoundedTensor Weight, RoundedTensor? Bias,
-    MergeCost Cost)
-{
-    public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
-}
+/// <summary>
+/// A matched chain: the two convolutions, the merged weight's dims, the merged weight and bias (left out, as null, by a
+/// preview that proved them representable: <see cref="RewriteContext.PreviewOnly"/>), and what the merge costs.
+/// </summary>
+internal sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape, long Group, long[] Strides, long[] WeightDims, RoundedTensor? Weight,
+    RoundedTensor? Bias, MergeCost Cost);
 
 /// <summary>
 /// Replaces two convolutions in a row, one of them 1x1, with one convolution.
@@ -103,6 +103,8 @@ internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
             a.Parameters + b.Parameters, parametersAfter, out var uncounted);
         if (cost is null) return MatchResult.Fail(uncounted!);
         if (!context.AllowMoreMacs && cost.WhyNotCheaper() is { } dearer) return MatchResult.Fail(dearer);
+        if (context.PreviewOnly && CompositionFits(a, b))
+            return new ConvChainMatch(first, second, shape, group, strides, weightDims, null, null, cost);
 
         var firstWeight = g1 == group ? a.Weight : ConvMergeMath.ExpandGroups(a.Weight, a.OutChannels, a.InPerGroup, a.KernelVolume, g1);
         var secondWeight = g2 == group ? b.Weight : ConvMergeMath.ExpandGroups(b.Weight, b.OutChannels, b.InPerGroup, b.KernelVolume, g2);
@@ -121,7 +123,15 @@ internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
         }
         var stored = MergeableConv.Store(second.Input(1)!.Name + "_merged", a.ElementType, weightDims, weight, bias, out var unrepresentable);
         if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
-        return new ConvChainMatch(first, second, shape, group, strides, tensors.Weight, tensors.Bias, cost);
+        return new ConvChainMatch(first, second, shape, group, strides, weightDims, tensors.Weight, tensors.Bias, cost);
+    }
+
+    /// <summary>Whether a bound proves the merged weight and bias of <paramref name="first"/> then <paramref name="second"/> representable without computing them.</summary>
+    private static bool CompositionFits(MergeableConv first, MergeableConv second)
+    {
+        var (weight, bias) = MergeBounds.Composition(second.WeightTensor, second.Geometry.Group, MergeBounds.RowMaxAbs(first.WeightTensor, first.OutChannels),
+            first.Bias, second.Bias);
+        return MergeBounds.Fits(first.ElementType, weight) && MergeBounds.Fits(first.ElementType, bias);
     }
 
     public override string Describe(ConvChainMatch match) =>
@@ -132,7 +142,7 @@ internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
     {
         var template = match.Shape == ChainShape.PointwiseAfter ? match.First : match.Second;
         var ops = rewriter.BuilderBefore(template);
-        var weight = ops.Constant(match.Weight.Tensor);
+        var weight = ops.Constant(match.Weight!.Tensor);
         var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
         rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
         var merged = rewriter.CopyNode(template, new Dictionary<int, Value?> { [0] = match.First.Input(0), [1] = weight, [2] = bias });

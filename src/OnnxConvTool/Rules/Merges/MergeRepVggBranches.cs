@@ -6,8 +6,11 @@ using OnnxConvTool.Rules.Folds;
 
 namespace OnnxConvTool.Rules.Merges;
 
-/// <summary>A matched Add of two branches on one input: the k×k Conv that stays, what it absorbs, and the summed weight and bias.</summary>
-internal sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? BatchNorm, string OtherKind, RoundedTensor Weight, RoundedTensor? Bias,
+/// <summary>
+/// A matched Add of two branches on one input: the k×k Conv that stays, what it absorbs, and the summed weight and bias
+/// (left out, as null, by a preview that proved them representable: <see cref="RewriteContext.PreviewOnly"/>).
+/// </summary>
+internal sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? BatchNorm, string OtherKind, RoundedTensor? Weight, RoundedTensor? Bias,
     MergeCost Cost);
 
 /// <summary>
@@ -54,11 +57,12 @@ internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
         if (g.AutoPad != AutoPad.NotSet) return MatchResult.Fail($"'{convA.DisplayName}' pads with auto_pad {g.AutoPadText}; only explicit pads are merged");
         int k = g.SpatialRank;
         long kernelVolume = main.KernelVolume;
-        var weight = main.Weight.ToArray();
-        var bias = main.Bias?.ToArray() ?? new double[main.OutChannels];
         long parametersBefore = main.Parameters, absorbedMacsPerOutput;
         string kind;
         Node? batchNorm = null;
+        MergeableConv? absorbed = null;
+        long[] centre = new long[2 * k];
+        double[] scale = [], shift = [];
 
         if (convB is not null)
         {
@@ -71,28 +75,23 @@ internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
                 return MatchResult.Fail($"'{convB.DisplayName}' differs from '{convA.DisplayName}' in strides, dilations or group");
             if (other.OutChannels != main.OutChannels || other.InPerGroup != main.InPerGroup)
                 return MatchResult.Fail($"'{convB.DisplayName}' has weight [{other.OutChannels},{other.InPerGroup}], not [{main.OutChannels},{main.InPerGroup}]");
-            var centre = new long[2 * k];
             for (int i = 0; i < k; i++)
             {
                 long difference = g.Kernel![i] - h.Kernel![i];
                 if (difference < 0 || difference % 2 != 0)
                     return MatchResult.Fail($"the {h.KernelText} kernel of '{convB.DisplayName}' does not sit centred in the {g.KernelText} kernel of '{convA.DisplayName}'");
                 centre[i] = centre[k + i] = difference / 2;
-                long shift = difference / 2 * g.Dilations[i];
-                if (g.Pads[i] - h.Pads[i] != shift || g.Pads[k + i] - h.Pads[k + i] != shift)
+                long padShift = difference / 2 * g.Dilations[i];
+                if (g.Pads[i] - h.Pads[i] != padShift || g.Pads[k + i] - h.Pads[k + i] != padShift)
                     return MatchResult.Fail($"the pads [{string.Join(",", h.Pads)}] of '{convB.DisplayName}' do not line up with the pads [{string.Join(",", g.Pads)}] of '{convA.DisplayName}' (they must be smaller by half the kernel difference, times the dilation)");
             }
-            long[] otherDims = [other.OutChannels, other.InPerGroup, .. h.Kernel!];
-            var padded = WeightMath.PadKernel(other.Weight, otherDims, centre, out _);
-            for (int i = 0; i < weight.Length; i++) weight[i] += padded[i];
-            if (other.Bias is { } otherBias) for (int m = 0; m < bias.Length; m++) bias[m] += otherBias[m];
+            absorbed = other;
             parametersBefore += other.Parameters;
             absorbedMacsPerOutput = other.InPerGroup * other.KernelVolume;
             kind = $"the {h.KernelText} Conv '{convB.DisplayName}'";
         }
         else
         {
-            double[] scale, shift;
             if (ReferenceEquals(b, x))
             {
                 scale = Enumerable.Repeat(1.0, (int)main.OutChannels).ToArray();
@@ -113,6 +112,27 @@ internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
             for (int i = 0; i < k; i++)
                 if (g.Kernel![i] % 2 == 0 || g.Pads[i] != (g.Kernel[i] - 1) / 2 * g.Dilations[i] || g.Pads[k + i] != g.Pads[i])
                     return MatchResult.Fail($"'{convA.DisplayName}' does not keep the size (kernel {g.KernelText}, pads [{string.Join(",", g.Pads)}]), so {kind} does not line up with it");
+            absorbedMacsPerOutput = 0;
+        }
+
+        var macsAfter = main.Macs(context);
+        if (macsAfter is null) return MatchResult.Fail("the MACs cannot be counted: an output shape is unknown (fix it with --shape)");
+        var macsBefore = macsAfter with { Coefficient = macsAfter.Coefficient / (main.InPerGroup * kernelVolume) * (main.InPerGroup * kernelVolume + absorbedMacsPerOutput) };
+        var cost = new MergeCost(macsBefore, macsAfter, parametersBefore, main.WeightTensor.ElementCount + main.OutChannels);
+        if (context.PreviewOnly && SumFits(main, absorbed, scale, shift))
+            return new RepVggMatch(add, convA, convB, batchNorm, kind, null, null, cost);
+
+        var weight = main.Weight.ToArray();
+        var bias = main.Bias?.ToArray() ?? new double[main.OutChannels];
+        if (absorbed is not null)
+        {
+            long[] otherDims = [absorbed.OutChannels, absorbed.InPerGroup, .. absorbed.Geometry.Kernel!];
+            var padded = WeightMath.PadKernel(absorbed.Weight, otherDims, centre, out _);
+            for (int i = 0; i < weight.Length; i++) weight[i] += padded[i];
+            if (absorbed.Bias is { } otherBias) for (int m = 0; m < bias.Length; m++) bias[m] += otherBias[m];
+        }
+        else
+        {
             long centreOffset = 0;
             for (int i = 0; i < k; i++) centreOffset = centreOffset * g.Kernel![i] + (g.Kernel[i] - 1) / 2;
             long outPerGroup = main.OutChannels / g.Group;
@@ -122,17 +142,23 @@ internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
                 weight[(m * main.InPerGroup + local) * kernelVolume + centreOffset] += scale[m];
                 bias[m] += shift[m];
             }
-            absorbedMacsPerOutput = 0;
         }
-
-        var macsAfter = main.Macs(context);
-        if (macsAfter is null) return MatchResult.Fail("the MACs cannot be counted: an output shape is unknown (fix it with --shape)");
-        var macsBefore = macsAfter with { Coefficient = macsAfter.Coefficient / (main.InPerGroup * kernelVolume) * (main.InPerGroup * kernelVolume + absorbedMacsPerOutput) };
-        var cost = new MergeCost(macsBefore, macsAfter, parametersBefore, weight.Length + bias.Length);
         long[] dims = [main.OutChannels, main.InPerGroup, .. g.Kernel!];
         var stored = MergeableConv.Store(convA.Input(1)!.Name + "_reparam", main.ElementType, dims, weight, bias, out var unrepresentable);
         if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
         return new RepVggMatch(add, convA, convB, batchNorm, kind, tensors.Weight, tensors.Bias, cost);
+    }
+
+    /// <summary>
+    /// Whether a bound proves the summed weight and bias representable without computing them: each merged value is a
+    /// value of the main Conv plus at most one of the absorbed branch (its weight, or the identity's or BatchNormalization's
+    /// scale; its bias, or the shift).
+    /// </summary>
+    private static bool SumFits(MergeableConv main, MergeableConv? absorbed, double[] scale, double[] shift)
+    {
+        double weight = MergeBounds.MaxAbs(main.WeightTensor) + (absorbed is null ? MergeBounds.MaxAbs(scale) : MergeBounds.MaxAbs(absorbed.WeightTensor));
+        double bias = MergeBounds.MaxAbs(main.Bias ?? []) + MergeBounds.MaxAbs(absorbed is null ? shift : absorbed.Bias ?? []);
+        return MergeBounds.Fits(main.ElementType, weight) && MergeBounds.Fits(main.ElementType, bias);
     }
 
     /// <summary>The Conv producing <paramref name="value"/> when only <paramref name="add"/> reads it, in the same graph.</summary>
@@ -147,7 +173,7 @@ internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
     public override void Rewrite(RepVggMatch match, GraphRewriter rewriter)
     {
         var ops = rewriter.BuilderBefore(match.Conv);
-        var weight = ops.Constant(match.Weight.Tensor);
+        var weight = ops.Constant(match.Weight!.Tensor);
         var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
         rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
         var merged = rewriter.CopyNode(match.Conv, new Dictionary<int, Value?> { [1] = weight, [2] = bias });

@@ -10,13 +10,11 @@ namespace OnnxConvTool.Rules.Merges;
 /// (and which of its inputs the siblings fill) or, when <see cref="Concat"/> is null, a Split. The merged Conv goes
 /// before <see cref="Earliest"/> with <see cref="Template"/>'s attributes (the larger kernel's). <see cref="CentrePadded"/>
 /// counts the 1x1 siblings whose filters sit centred in the larger kernel; <see cref="SavedNanoseconds"/> is the
-/// <see cref="RuntimeCost"/> estimate (null when a shape is symbolic).
+/// <see cref="RuntimeCost"/> estimate (null when a shape is symbolic). A preview that proved the stacked weight and bias
+/// representable leaves them out as null (<see cref="RewriteContext.PreviewOnly"/>).
 /// </summary>
-internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, Node Template, RoundedTensor Weight, RoundedTensor? Bias,
-    long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost, int CentrePadded, double? SavedNanoseconds)
-{
-    public IReadOnlyList<long> WeightDims => Weight.Tensor.Dims;
-}
+internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earliest, Node Template, long[] WeightDims, RoundedTensor? Weight, RoundedTensor? Bias,
+    long[] OutChannels, Node? Concat, int ConcatStart, MergeCost Cost, int CentrePadded, double? SavedNanoseconds);
 
 /// <summary>
 /// Replaces convolutions that read the same input with the same geometry with one convolution whose output
@@ -112,12 +110,10 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         long total = outChannels.Sum();
         long[] kernel = target.Geometry.Kernel!;
         long[] weightDims = [total, target.InPerGroup, .. kernel];
-        var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Geometry.IsPointwise && !target.Geometry.IsPointwise ? Centred(s, kernel) : s.Weight).ToArray());
-        double[]? bias = siblings.All(s => s.Bias is null) ? null
-            : ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Bias ?? new double[s.OutChannels]).ToArray());
+        bool biased = siblings.Any(s => s.Bias is not null);
         var macs = siblings.Select(s => s.Macs(context)).ToArray();
         var after = MacCount.Sum(siblings.Select(s => MacCount.OfConv(context.ShapeOf(s.Conv.Outputs[0]), target.InPerGroup, target.KernelVolume)).ToArray());
-        var cost = MergeCost.Compare(macs, after, siblings.Sum(s => s.Parameters), weight.Length + (bias?.Length ?? 0), out var uncounted);
+        var cost = MergeCost.Compare(macs, after, siblings.Sum(s => s.Parameters), WeightMath.ElementCount(weightDims) + (biased ? total : 0), out var uncounted);
         if (cost is null) return new Candidate(null, uncounted!);
 
         int opsSaved = siblings.Count - (concat is null ? 2 : 1);
@@ -136,9 +132,16 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
                 + $" would cost {RuntimeCost.Format(-saved!.Value)} more than it saves ({opsSaved} op(s) fewer"
                 + (concat is null ? $", {moved:N0} values moved by the Split" : "") + $"; {RuntimeCost.Terms})");
 
+        var nodesMerged = siblings.Select(s => s.Conv).ToArray();
+        // The stacked values are the siblings' own (and zeros): representable when each sibling's are finite.
+        if (context.PreviewOnly && siblings.All(s => MergeBounds.Fits(s.ElementType, MergeBounds.MaxAbs(s.WeightTensor))
+                && (s.Bias is null || MergeBounds.Fits(s.ElementType, MergeBounds.MaxAbs(s.Bias)))))
+            return new Candidate(new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, null, null, outChannels, concat, start, cost, centred, saved), null);
+        var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Geometry.IsPointwise && !target.Geometry.IsPointwise ? Centred(s, kernel) : s.Weight).ToArray());
+        double[]? bias = biased ? ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Bias ?? new double[s.OutChannels]).ToArray()) : null;
         var stored = MergeableConv.Store(earliest.Input(1)!.Name + "_stacked", target.ElementType, weightDims, weight, bias, out var unrepresentable);
         if (stored is not { } tensors) return new Candidate(null, unrepresentable!);
-        return new Candidate(new SiblingConvsMatch(siblings.Select(s => s.Conv).ToArray(), earliest, target.Conv, tensors.Weight, tensors.Bias, outChannels, concat, start, cost,
+        return new Candidate(new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, tensors.Weight, tensors.Bias, outChannels, concat, start, cost,
             centred, saved), null);
     }
 
@@ -225,7 +228,7 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
     public override void Rewrite(SiblingConvsMatch match, GraphRewriter rewriter)
     {
         var ops = rewriter.BuilderBefore(match.Earliest);
-        var weight = ops.Constant(match.Weight.Tensor);
+        var weight = ops.Constant(match.Weight!.Tensor);
         var bias = match.Bias is null ? null : ops.Constant(match.Bias.Tensor);
         rewriter.ReportDeviationUlps(Math.Max(match.Weight.MaxDeviationUlps, match.Bias?.MaxDeviationUlps ?? 0));
         var merged = rewriter.CopyNode(match.Template, new Dictionary<int, Value?> { [1] = weight, [2] = bias }, before: match.Earliest).Outputs[0];
