@@ -186,6 +186,27 @@ public sealed class MergePreviewTests
     }
 
     [Fact]
+    public void APreviewOfAChainMergeAllocatesLessThanOneDecodedWeight()
+    {
+        const int channels = 512; // each weight: 1 MiB as float32, 2 MiB as float64
+        var b = new TestModelBuilder(13, seed: 5);
+        b.Input("x", 1, channels, 2, 2);
+        string y = b.Conv(b.Conv("x", channels, channels, [1, 1]), channels, channels, [1, 1]);
+        b.Output(y, DataType.Float, 1, channels, 2, 2);
+        var model = b.ToIr();
+        var rule = new MergeConvChain();
+        var second = model.Graph.Nodes.Single(n => n.Outputs[0].Name == y);
+        var context = new RewriteContext(model) { PreviewOnly = true };
+        Assert.True(rule.Preview(second, context).Applied); // infers shapes and warms the buffer pool
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var preview = rule.Preview(second, context);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(preview.Applied, preview.Detail);
+        Assert.True(allocated < 8L * channels * channels / 4, $"the preview allocated {allocated} bytes; one weight in float64 is {8L * channels * channels}");
+    }
+
+    [Fact]
     public void APreviewOnlyContextCannotRewrite()
     {
         var model = Chain(DataType.Float, Spread, Spread);
