@@ -7,7 +7,8 @@ namespace OnnxConvTool.Analysis;
 
 /// <summary>
 /// Lets the audit report, per 1x1 convolution, whether a rule applies and why not: runs the rule's pure match
-/// (never its rewrite) with shapes inferred once per model. A rewrite check matches at the conv itself. A fusion
+/// (never its rewrite) with shapes inferred once per model, in a <see cref="RewriteContext.PreviewOnly"/> context, so
+/// merges are decided without forming merged weights and the audit's memory does not grow with the weights' count. A rewrite check matches at the conv itself. A fusion
 /// check (<see cref="ForFusion"/>) matches at the conv (a Pad or BatchNormalization before it, a sibling conv) and at
 /// each reader of the conv's output (a BatchNormalization or constant Mul after it, the next conv of a chain, the Add
 /// of a RepVGG block): the conv takes part when the rule applies at either.

@@ -195,13 +195,23 @@ public sealed class Tensor
         }
     }
 
+    /// <summary>True when the data is raw bytes (inline, mapped or external), so a range of it can be read without the rest.</summary>
+    internal bool HasRawForm => External is not null || Proto.HasRawData;
+
     /// <summary>
-    /// Decodes float values read from the data's file a megabyte at a time, so a weight that lives in a file
-    /// costs its decoded copy and never its raw bytes in memory.
+    /// Decodes the float values from element <paramref name="firstElement"/> on into <paramref name="destination"/>
+    /// (filled). Data that lives in a file is read a megabyte at a time, so a weight in a file costs its decoded
+    /// range and never its raw bytes in memory; typed-field data (no raw form) is encoded whole first.
     /// </summary>
-    private void DecodeFromFile(Span<double> destination)
+    /// <exception cref="ArgumentException">The element type is not a float type.</exception>
+    internal void DecodeRange(long firstElement, Span<double> destination)
     {
         int elementBytes = ElementTypes.BitsPerElement(ElementType) / 8;
+        if (External is null && !IsMapped(out _, out _))
+        {
+            FloatElements.Decode(ElementType, GetRawBytes().Span.Slice(checked((int)(firstElement * elementBytes)), destination.Length * elementBytes), destination);
+            return;
+        }
         int chunk = (1 << 20) / elementBytes;
         var buffer = ArrayPool<byte>.Shared.Rent(chunk * elementBytes);
         try
@@ -210,7 +220,7 @@ public sealed class Tensor
             {
                 int count = Math.Min(chunk, destination.Length - first);
                 var bytes = buffer.AsSpan(0, count * elementBytes);
-                ReadRawBytes(bytes, (long)first * elementBytes);
+                ReadRawBytes(bytes, (firstElement + first) * elementBytes);
                 FloatElements.Decode(ElementType, bytes, destination.Slice(first, count));
             }
         }
@@ -221,42 +231,37 @@ public sealed class Tensor
     }
 
     /// <summary>Receives consecutive float64 values of a tensor, starting at element <paramref name="first"/>.</summary>
-    public delegate void DecodedChunk(long first, ReadOnlySpan<double> values);
+    internal delegate void DecodedChunk(long first, ReadOnlySpan<double> values);
 
     /// <summary>
     /// Visits the float values in order, decoded about a megabyte of raw bytes at a time in whole rows of
-    /// <paramref name="rowLength"/> values: no decoded copy of the whole tensor is made, and data in a file is read from it.
+    /// <paramref name="rowLength"/> values (<see cref="DecodeRange"/>): no decoded copy of the whole tensor is made, and
+    /// data in a file is read from it. Typed-field data (no raw form) is decoded whole, in one visit.
     /// </summary>
-    public void VisitDecoded(long rowLength, DecodedChunk visit)
+    /// <exception cref="ArgumentException">The element type is not a float type.</exception>
+    internal void VisitDecoded(long rowLength, DecodedChunk visit)
     {
         if (!FloatElements.IsSupported(ElementType))
             throw new ArgumentException($"tensor '{Name}' of type {ElementTypes.Name(ElementType)} is not floating-point");
-        long count = ElementCount;
-        int elementBytes = ElementTypes.BitsPerElement(ElementType) / 8;
-        int chunk = checked((int)(Math.Max(1, (1 << 20) / elementBytes / Math.Max(1, rowLength)) * Math.Max(1, rowLength)));
-        bool inFile = External is not null || IsMapped(out _, out _);
-        var inMemory = inFile ? default : GetRawBytes();
-        var bytes = inFile ? ArrayPool<byte>.Shared.Rent(chunk * elementBytes) : null;
+        if (!HasRawForm)
+        {
+            visit(0, ToDoubleArray());
+            return;
+        }
+        long count = ElementCount, row = Math.Max(1, rowLength);
+        int chunk = checked((int)(Math.Max(1, (1 << 20) / (ElementTypes.BitsPerElement(ElementType) / 8) / row) * row));
         var values = ArrayPool<double>.Shared.Rent((int)Math.Min(chunk, count));
         try
         {
             for (long first = 0; first < count; first += chunk)
             {
-                int n = (int)Math.Min(chunk, count - first);
-                ReadOnlySpan<byte> raw;
-                if (bytes is not null)
-                {
-                    ReadRawBytes(bytes.AsSpan(0, n * elementBytes), first * elementBytes);
-                    raw = bytes.AsSpan(0, n * elementBytes);
-                }
-                else raw = inMemory.Span.Slice(checked((int)(first * elementBytes)), n * elementBytes);
-                FloatElements.Decode(ElementType, raw, values.AsSpan(0, n));
-                visit(first, values.AsSpan(0, n));
+                var destination = values.AsSpan(0, (int)Math.Min(chunk, count - first));
+                DecodeRange(first, destination);
+                visit(first, destination);
             }
         }
         finally
         {
-            if (bytes is not null) ArrayPool<byte>.Shared.Return(bytes);
             ArrayPool<double>.Shared.Return(values);
         }
     }
@@ -329,8 +334,7 @@ public sealed class Tensor
         var result = new double[count];
         if (FloatElements.IsSupported(ElementType))
         {
-            if (External is not null || IsMapped(out _, out _)) DecodeFromFile(result);
-            else FloatElements.Decode(ElementType, GetRawBytes().Span, result);
+            DecodeRange(0, result);
             return result;
         }
         var ints = ToInt64Array();

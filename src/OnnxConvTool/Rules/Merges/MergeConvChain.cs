@@ -37,7 +37,9 @@ internal sealed record ConvChainMatch(Node First, Node Second, ChainShape Shape,
 /// one float type that no graph input overrides; (4) one of the two is 1x1; (5) the 1x1 side neither pads nor
 /// (before a k×k kernel) strides, and a strided 1x1 after a SAME-padded first is refused (the padding would change);
 /// (6) padding of the second does not meet the first's bias; (7) the groups line up (equal, or one of them 1);
-/// (8) the merged Conv costs no more MACs than the two, unless <see cref="RewriteContext.AllowMoreMacs"/>.</para>
+/// (8) the merged Conv costs no more MACs than the two, unless <see cref="RewriteContext.AllowMoreMacs"/>; (9) the merged
+/// weight and bias are finite and fit the type. A preview (<see cref="RewriteContext.PreviewOnly"/>) proves (9) from a bound
+/// on the operands (<see cref="MergeBounds.Composition"/>) and forms the merged weight only when the bound does not.</para>
 /// </remarks>
 internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
 {

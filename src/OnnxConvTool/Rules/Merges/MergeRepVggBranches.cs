@@ -27,7 +27,9 @@ internal sealed record RepVggMatch(Node Add, Node Conv, Node? OtherConv, Node? B
 /// x, each read only by the Add; (2) weights and biases are constants of one float type; (3) equal strides, dilations
 /// and group, explicit pads; (4) the smaller kernel fits centred: its size differs by an even number on each axis
 /// and its pads are the larger's minus half that difference; (5) the identity and BatchNormalization need stride 1,
-/// as many output channels as input channels, and pads that keep the size ((k − 1)/2 each side).</para>
+/// as many output channels as input channels, and pads that keep the size ((k − 1)/2 each side); (6) the summed weight
+/// and bias are finite and fit the type (a preview, <see cref="RewriteContext.PreviewOnly"/>, proves it from the largest
+/// magnitudes of the two sides and sums only when that bound does not fit).</para>
 /// </remarks>
 internal sealed class MergeRepVggBranches : RewriteRule<RepVggMatch>
 {

@@ -34,7 +34,8 @@ internal sealed record SiblingConvsMatch(IReadOnlyList<Node> Siblings, Node Earl
 /// moves the 2·ΣM·P values of the merged output (P its positions) — never with two siblings; (6) centre-padded 1x1
 /// siblings must pay too: their extra MACs against the ops saved (and the Split's traffic), unless
 /// <see cref="RewriteContext.AllowMoreMacs"/>. The cheaper of the merge with equal kernels and the centre-padded
-/// one is applied.</para>
+/// one is applied; (7) the stacked values are finite (a preview, <see cref="RewriteContext.PreviewOnly"/>, checks each
+/// sibling's values without stacking them).</para>
 /// </remarks>
 internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
 {
