@@ -185,22 +185,44 @@ public sealed class MergePreviewTests
         Assert.Equal(matched.Match.Cost.ToString(), previewed.Match.Cost.ToString());
     }
 
-    [Fact]
-    public void APreviewOfAChainMergeAllocatesLessThanOneDecodedWeight()
+    [Theory]
+    [InlineData("chain")]
+    [InlineData("siblings")]
+    [InlineData("repvgg")]
+    public void AMergePreviewAllocatesLessThanOneDecodedWeight(string form)
     {
         const int channels = 512; // each weight: 1 MiB as float32, 2 MiB as float64
         var b = new TestModelBuilder(13, seed: 5);
         b.Input("x", 1, channels, 2, 2);
-        string y = b.Conv(b.Conv("x", channels, channels, [1, 1]), channels, channels, [1, 1]);
-        b.Output(y, DataType.Float, 1, channels, 2, 2);
+        string left = b.Conv("x", channels, channels, [1, 1]);
+        IRewriteRule rule;
+        string rootOutput;
+        switch (form)
+        {
+            case "chain":
+                rootOutput = b.Conv(left, channels, channels, [1, 1]);
+                b.Node("Identity", [rootOutput], ["y"]);
+                rule = new MergeConvChain();
+                break;
+            case "siblings":
+                b.Node("Concat", [left, b.Conv("x", channels, channels, [1, 1])], ["y"], Attr.Int("axis", 1));
+                rootOutput = left;
+                rule = new MergeSiblingConvs();
+                break;
+            default:
+                rootOutput = b.Node("Add", [left, "x"], ["y"])[0];
+                rule = new MergeRepVggBranches();
+                break;
+        }
+        b.Output("y");
         var model = b.ToIr();
-        var rule = new MergeConvChain();
-        var second = model.Graph.Nodes.Single(n => n.Outputs[0].Name == y);
+        var root = model.Graph.Nodes.Single(n => n.Outputs[0].Name == rootOutput);
         var context = new RewriteContext(model) { PreviewOnly = true };
-        Assert.True(rule.Preview(second, context).Applied); // infers shapes and warms the buffer pool
+        var warm = rule.Preview(root, context); // infers shapes and warms the buffer pool
+        Assert.True(warm.Applied, warm.Detail);
 
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var preview = rule.Preview(second, context);
+        var preview = rule.Preview(root, context);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(preview.Applied, preview.Detail);
         Assert.True(allocated < 8L * channels * channels / 4, $"the preview allocated {allocated} bytes; one weight in float64 is {8L * channels * channels}");
