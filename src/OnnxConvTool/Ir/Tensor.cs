@@ -195,13 +195,23 @@ public sealed class Tensor
         }
     }
 
+    /// <summary>True when the data is raw bytes (inline, mapped or external), so a range of it can be read without the rest.</summary>
+    internal bool HasRawForm => External is not null || Proto.HasRawData;
+
     /// <summary>
-    /// Decodes float values read from the data's file a megabyte at a time, so a weight that lives in a file
-    /// costs its decoded copy and never its raw bytes in memory.
+    /// Decodes the float values from element <paramref name="firstElement"/> on into <paramref name="destination"/>
+    /// (filled). Data that lives in a file is read a megabyte at a time, so a weight in a file costs its decoded
+    /// range and never its raw bytes in memory; typed-field data (no raw form) is encoded whole first.
     /// </summary>
-    private void DecodeFromFile(Span<double> destination)
+    /// <exception cref="ArgumentException">The element type is not a float type.</exception>
+    internal void DecodeRange(long firstElement, Span<double> destination)
     {
         int elementBytes = ElementTypes.BitsPerElement(ElementType) / 8;
+        if (External is null && !IsMapped(out _, out _))
+        {
+            FloatElements.Decode(ElementType, GetRawBytes().Span.Slice(checked((int)(firstElement * elementBytes)), destination.Length * elementBytes), destination);
+            return;
+        }
         int chunk = (1 << 20) / elementBytes;
         var buffer = ArrayPool<byte>.Shared.Rent(chunk * elementBytes);
         try
@@ -210,7 +220,7 @@ public sealed class Tensor
             {
                 int count = Math.Min(chunk, destination.Length - first);
                 var bytes = buffer.AsSpan(0, count * elementBytes);
-                ReadRawBytes(bytes, (long)first * elementBytes);
+                ReadRawBytes(bytes, (firstElement + first) * elementBytes);
                 FloatElements.Decode(ElementType, bytes, destination.Slice(first, count));
             }
         }
@@ -288,8 +298,7 @@ public sealed class Tensor
         var result = new double[count];
         if (FloatElements.IsSupported(ElementType))
         {
-            if (External is not null || IsMapped(out _, out _)) DecodeFromFile(result);
-            else FloatElements.Decode(ElementType, GetRawBytes().Span, result);
+            DecodeRange(0, result);
             return result;
         }
         var ints = ToInt64Array();

@@ -11,15 +11,31 @@ using DataType = TensorProto.Types.DataType;
 
 /// <summary>
 /// A Conv a merge may consume: default domain, constant float weight <c>[M, C/g, k…]</c> and optional constant bias
-/// <c>[M]</c>, known geometry. Values are read in float64.
+/// <c>[M]</c>, known geometry. Values are read in float64; the weight only when asked for, whole
+/// (<see cref="Weight"/>) or a range at a time (<see cref="WeightReader"/>).
 /// </summary>
-internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, double[] Weight, double[]? Bias, DataType ElementType)
+internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, Tensor WeightTensor, double[]? Bias, DataType ElementType)
 {
+    private double[]? _weight;
+
+    /// <summary>The weight decoded to float64 (decoded once, on first use).</summary>
+    public double[] Weight => _weight ??= WeightTensor.ToDoubleArray();
+
+    /// <summary>
+    /// Reads ranges of the weight in float64 without decoding it whole: from its file when it lives in one,
+    /// from the decoded copy when there is one or the data has no raw form.
+    /// </summary>
+    public ElementReader WeightReader()
+    {
+        if (_weight is null && WeightTensor.HasRawForm) return WeightTensor.DecodeRange;
+        return ConvMergeMath.Reader(Weight);
+    }
+
     public long OutChannels => Geometry.OutChannels!.Value;
     public long InPerGroup => Geometry.InChannelsPerGroup!.Value;
     public long InChannels => InPerGroup * Geometry.Group;
     public long KernelVolume => Geometry.Kernel!.Aggregate(1L, (a, k) => a * k);
-    public long Parameters => Weight.Length + (Bias?.Length ?? 0);
+    public long Parameters => WeightTensor.ElementCount + (Bias?.Length ?? 0);
 
     /// <summary>Padding of any kind: explicit non-zero pads, or SAME auto-padding.</summary>
     public bool Pads => Geometry.AutoPad is AutoPad.SameUpper or AutoPad.SameLower || (Geometry.AutoPad == AutoPad.NotSet && Geometry.Pads.Any(p => p != 0));
@@ -49,7 +65,7 @@ internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, double[] 
             if (b.ElementCount != w.Dims[0]) return $"the bias '{biasValue.Name}' has {b.ElementCount} values for {w.Dims[0]} output channels";
             bias = b.ToDoubleArray();
         }
-        mergeable = new MergeableConv(conv, geometry, w.ToDoubleArray(), bias, w.ElementType);
+        mergeable = new MergeableConv(conv, geometry, w, bias, w.ElementType);
         return null;
     }
 
