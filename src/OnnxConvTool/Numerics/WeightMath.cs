@@ -151,28 +151,76 @@ internal static class WeightMath
     /// </summary>
     public static RoundedTensor Store(string name, DataType type, IReadOnlyList<long> dims, double[] truth)
     {
-        var raw = FloatElements.Encode(type, truth);
-        var stored = new double[truth.Length];
-        FloatElements.Decode(type, raw, stored);
-        double deviation = FloatElements.MaxUlpDistance(type, stored, truth);
-        return new RoundedTensor(Tensor.FromRawBytes(name, type, dims, raw), deviation);
+        var builder = new RoundedTensorBuilder(name, type, dims);
+        builder.AppendRepresentable(truth);
+        return builder.Finish();
     }
 
     /// <summary>
     /// Null when every value of <paramref name="truth"/> is finite and fits <paramref name="type"/>; else the
-    /// sentence naming the first that does not (<paramref name="what"/> names the array, e.g. "the folded weight").
+    /// sentence naming the first that does not (<paramref name="what"/> names the array, e.g. "the folded weight";
+    /// <paramref name="firstIndex"/> is the index of <paramref name="truth"/>[0] in that array).
     /// </summary>
-    public static string? WhyNotRepresentable(DataType type, ReadOnlySpan<double> truth, string what)
+    public static string? WhyNotRepresentable(DataType type, ReadOnlySpan<double> truth, string what, long firstIndex = 0)
     {
         for (int i = 0; i < truth.Length; i++)
         {
             double v = truth[i];
             if (!double.IsFinite(v))
-                return $"{what} has a non-finite value ({v.ToString(System.Globalization.CultureInfo.InvariantCulture)}) at index {i}";
+                return $"{what} has a non-finite value ({v.ToString(System.Globalization.CultureInfo.InvariantCulture)}) at index {firstIndex + i}";
             if (FloatElements.Overflows(type, v))
-                return $"{what} overflows {ElementTypes.Name(type)}: {v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} at index {i} is beyond its largest value {FloatElements.MaxFinite(type).ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}";
+                return $"{what} overflows {ElementTypes.Name(type)}: {v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} at index {firstIndex + i} is beyond its largest value {FloatElements.MaxFinite(type).ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}";
         }
         return null;
+    }
+}
+
+/// <summary>
+/// Builds a <see cref="RoundedTensor"/> from float64 values given a block at a time, in order: each block is
+/// rounded once into the tensor's raw bytes and its deviation measured, so no float64 copy of the whole tensor
+/// is ever held.
+/// </summary>
+internal sealed class RoundedTensorBuilder(string name, DataType type, IReadOnlyList<long> dims)
+{
+    private readonly byte[] _raw = new byte[checked(WeightMath.ElementCount(dims) * (ElementTypes.BitsPerElement(type) / 8))];
+    private readonly int _elementBytes = ElementTypes.BitsPerElement(type) / 8;
+    private long _count;
+    private double _deviation;
+
+    /// <summary>The next values, which the caller has checked with <see cref="WeightMath.WhyNotRepresentable"/>.</summary>
+    public void AppendRepresentable(ReadOnlySpan<double> truth)
+    {
+        var raw = _raw.AsSpan(checked((int)(_count * _elementBytes)), truth.Length * _elementBytes);
+        FloatElements.Encode(type, truth, raw);
+        const int Block = 4096;
+        Span<double> stored = stackalloc double[Block];
+        for (int start = 0; start < truth.Length; start += Block)
+        {
+            int count = Math.Min(Block, truth.Length - start);
+            FloatElements.Decode(type, raw.Slice(start * _elementBytes, count * _elementBytes), stored[..count]);
+            _deviation = Math.Max(_deviation, FloatElements.MaxUlpDistance(type, stored[..count], truth.Slice(start, count)));
+        }
+        _count += truth.Length;
+    }
+
+    /// <summary>
+    /// Appends the next values when each is finite and fits the type; else appends nothing and returns the sentence
+    /// naming the first that does not (<paramref name="what"/> names the whole array).
+    /// </summary>
+    public string? TryAppend(ReadOnlySpan<double> truth, string what)
+    {
+        if (WeightMath.WhyNotRepresentable(type, truth, what, _count) is { } reason) return reason;
+        AppendRepresentable(truth);
+        return null;
+    }
+
+    /// <summary>The tensor, once every value has been appended.</summary>
+    /// <exception cref="InvalidOperationException">Fewer or more values were appended than the dims hold.</exception>
+    public RoundedTensor Finish()
+    {
+        if (_count * _elementBytes != _raw.Length)
+            throw new InvalidOperationException($"'{name}' was given {_count} values for dims [{string.Join(",", dims)}]");
+        return new RoundedTensor(Tensor.FromRawBytes(name, type, dims, _raw), _deviation);
     }
 }
 

@@ -108,22 +108,7 @@ internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
         if (context.PreviewOnly && CompositionFits(a, b))
             return new ConvChainMatch(first, second, shape, group, strides, weightDims, null, null, cost);
 
-        var firstWeight = g1 == group ? a.Weight : ConvMergeMath.ExpandGroups(a.Weight, a.OutChannels, a.InPerGroup, a.KernelVolume, g1);
-        var secondWeight = g2 == group ? b.Weight : ConvMergeMath.ExpandGroups(b.Weight, b.OutChannels, b.InPerGroup, b.KernelVolume, g2);
-        long inPerGroup = a.InChannels / group;
-        double[] weight;
-        double[]? bias;
-        if (shape == ChainShape.PointwiseAfter)
-        {
-            weight = ConvMergeMath.ComposePointwiseAfter(secondWeight, firstWeight, b.OutChannels, a.OutChannels, inPerGroup, kernelVolume, group);
-            bias = a.Bias is null && b.Bias is null ? null : ConvMergeMath.BiasThrough(secondWeight, b.Bias, a.Bias, b.OutChannels, a.OutChannels, 1, group);
-        }
-        else
-        {
-            weight = ConvMergeMath.ComposePointwiseBefore(secondWeight, firstWeight, b.OutChannels, a.OutChannels, inPerGroup, kernelVolume, group);
-            bias = a.Bias is null && b.Bias is null ? null : ConvMergeMath.BiasThrough(secondWeight, b.Bias, a.Bias, b.OutChannels, a.OutChannels, kernelVolume, group);
-        }
-        var stored = MergeableConv.Store(second.Input(1)!.Name + "_merged", a.ElementType, weightDims, weight, bias, out var unrepresentable);
+        var stored = Compose(a, b, shape, group, weightDims, second.Input(1)!.Name + "_merged", out var unrepresentable);
         if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
         return new ConvChainMatch(first, second, shape, group, strides, weightDims, tensors.Weight, tensors.Bias, cost);
     }
@@ -155,5 +140,31 @@ internal sealed class MergeConvChain : RewriteRule<ConvChainMatch>
         rewriter.ReplaceAllUsesWith(match.Second.Outputs[0], merged.Outputs[0], keepName: true);
         rewriter.RemoveNode(match.Second);
         rewriter.RemoveNode(match.First);
+    }
+
+    /// <summary>
+    /// The merged weight and bias in float64, rounded once into the weights' type a block of rows at a time (no
+    /// float64 copy of a whole weight is held unless a grouped side must be expanded); null with the reason when a
+    /// value is not finite or overflows the type.
+    /// </summary>
+    private static (RoundedTensor Weight, RoundedTensor? Bias)? Compose(MergeableConv a, MergeableConv b, ChainShape shape, long group, long[] weightDims,
+        string name, out string? reason)
+    {
+        var first = a.Geometry.Group == group ? a.WeightReader()
+            : ConvMergeMath.Reader(ConvMergeMath.ExpandGroups(a.Weight, a.OutChannels, a.InPerGroup, a.KernelVolume, a.Geometry.Group));
+        var second = b.Geometry.Group == group ? b.WeightReader()
+            : ConvMergeMath.Reader(ConvMergeMath.ExpandGroups(b.Weight, b.OutChannels, b.InPerGroup, b.KernelVolume, b.Geometry.Group));
+        long inPerGroup = a.InChannels / group;
+        var weight = new RoundedTensorBuilder(name, a.ElementType, weightDims);
+        RowsSink sink = (_, rows) => weight.TryAppend(rows, "the merged weight");
+        reason = shape == ChainShape.PointwiseAfter
+            ? ConvMergeMath.ComposePointwiseAfter(second, first, b.OutChannels, a.OutChannels, inPerGroup, a.KernelVolume, group, sink)
+            : ConvMergeMath.ComposePointwiseBefore(second, first, b.OutChannels, a.OutChannels, inPerGroup, b.KernelVolume, group, sink);
+        if (reason is not null) return null;
+        var bias = a.Bias is null && b.Bias is null ? null
+            : ConvMergeMath.BiasThrough(second, b.Bias, a.Bias, b.OutChannels, a.OutChannels, shape == ChainShape.PointwiseAfter ? 1 : b.KernelVolume, group);
+        reason = bias is null ? null : WeightMath.WhyNotRepresentable(a.ElementType, bias, "the merged bias");
+        if (reason is not null) return null;
+        return (weight.Finish(), bias is null ? null : WeightMath.Store(name + "_bias", a.ElementType, [weightDims[0]], bias));
     }
 }

@@ -11,15 +11,25 @@ using DataType = TensorProto.Types.DataType;
 
 /// <summary>
 /// A Conv a merge may consume: default domain, constant float weight <c>[M, C/g, k…]</c> and optional constant bias
-/// <c>[M]</c>, known geometry. Values are read in float64, the weight's only when first asked for (a preview may
-/// decide without them).
+/// <c>[M]</c>, known geometry. Values are read in float64; the weight only when asked for, whole
+/// (<see cref="Weight"/>) or a range at a time (<see cref="WeightReader"/>).
 /// </summary>
 internal sealed record MergeableConv(Node Conv, ConvGeometry Geometry, Tensor WeightTensor, double[]? Bias, DataType ElementType)
 {
     private double[]? _weight;
 
-    /// <summary>The weight <c>[M, C/g, k…]</c> in float64, decoded on first use.</summary>
+    /// <summary>The weight decoded to float64 (decoded once, on first use).</summary>
     public double[] Weight => _weight ??= WeightTensor.ToDoubleArray();
+
+    /// <summary>
+    /// Reads ranges of the weight in float64 without decoding it whole: from its file when it lives in one,
+    /// from the decoded copy when there is one or the data has no raw form.
+    /// </summary>
+    public ElementReader WeightReader()
+    {
+        if (_weight is null && WeightTensor.HasRawForm) return WeightTensor.DecodeRange;
+        return ConvMergeMath.Reader(Weight);
+    }
 
     public long OutChannels => Geometry.OutChannels!.Value;
     public long InPerGroup => Geometry.InChannelsPerGroup!.Value;
