@@ -63,9 +63,13 @@ internal sealed record BenchmarkContext(
         return Path.Combine(output, OperatingSystem.IsWindows() ? "onnxconv.exe" : "onnxconv");
     }
 
-    /// <summary>Runs <c>dotnet publish</c> on the CLI (Release) into <paramref name="output"/> with <paramref name="arguments"/> added.</summary>
+    /// <summary>
+    /// Runs <c>dotnet publish</c> on the CLI (Release) into <paramref name="output"/> with <paramref name="arguments"/> added,
+    /// emptying the folder first so that a size read from it is this build's alone.
+    /// </summary>
     public static void Publish(string output, TextWriter log, string description, params string[] arguments)
     {
+        if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         string project = Path.Combine(SharedData.RepositoryRoot, "src", "OnnxConvTool.Cli", "OnnxConvTool.Cli.csproj");
         log.WriteLine($"publishing {project} ({description}) to {output} ...");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
