@@ -36,6 +36,9 @@ internal sealed class Interrupts : IDisposable
 
     public CancellationToken Token => _cancellation.Token;
 
+    /// <summary>Whether <see cref="Run"/> gave up on a command that was still running (its thread may be inside native code).</summary>
+    public bool AbandonedCommand { get; private set; }
+
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
@@ -74,6 +77,7 @@ internal sealed class Interrupts : IDisposable
         if (!done.IsSet) WaitHandle.WaitAny([done.WaitHandle, _second.WaitHandle], _gracePeriod);
         if (!done.IsSet)
         {
+            AbandonedCommand = true;
             TempFiles.DeleteAllOfThisProcess();
             stderr.WriteLine("onnxconv: interrupted");
             stderr.Flush();

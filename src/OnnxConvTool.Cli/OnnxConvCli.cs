@@ -8,8 +8,23 @@ namespace OnnxConvTool.Cli;
 /// <summary>Builds the <c>onnxconv</c> command tree and runs it with the shared exit-code scheme.</summary>
 public static partial class OnnxConvCli
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, out _);
+
+    /// <summary>
+    /// Runs as the <c>onnxconv</c> process on the console. After a signal made it abandon a command that is still
+    /// running, the process ends at once (<see cref="ProcessExit.Immediately"/>): the runtime's normal shutdown would
+    /// unload ONNX Runtime under an abandoned native call, such as a session build, and crash.
+    /// </summary>
+    public static int RunAsProcess(string[] args)
     {
+        int code = Run(args, Console.Out, Console.Error, out bool abandoned);
+        if (abandoned) ProcessExit.Immediately(code);
+        return code;
+    }
+
+    private static int Run(string[] args, TextWriter stdout, TextWriter stderr, out bool abandonedCommand)
+    {
+        abandonedCommand = false;
         using var interrupts = new Interrupts();
         var context = new CliContext(stdout, stderr, interrupts.Token)
         {
@@ -24,7 +39,9 @@ public static partial class OnnxConvCli
             return (int)ExitCode.UsageError;
         }
         if (parse.Action is HelpAction) return WriteHelp(parse, stdout, stderr);
-        return interrupts.Run(() => parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }), stderr);
+        int code = interrupts.Run(() => parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }), stderr);
+        abandonedCommand = interrupts.AbandonedCommand;
+        return code;
     }
 
     public static RootCommand BuildRoot(CliContext context)

@@ -1,3 +1,3 @@
 using OnnxConvTool.Cli;
 
-return OnnxConvCli.Run(args, Console.Out, Console.Error);
+return OnnxConvCli.RunAsProcess(args);
