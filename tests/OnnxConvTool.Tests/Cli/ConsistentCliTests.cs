@@ -363,6 +363,62 @@ public sealed class ConsistentCliTests : IDisposable
         Assert.Equal(ReportFormats.Audit.Select(Lower).Order(StringComparer.Ordinal), BashCompletions("onnxconv audit model.onnx --format ").Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// The command line zsh's own completion system makes of <paramref name="line"/> and a Tab, with onnxconv's completion
+    /// script sourced after <c>compinit</c>: an interactive zsh in a pseudo-terminal (zsh/zpty) types the line, presses Tab,
+    /// then prints the edited line between markers.
+    /// </summary>
+    private static string ZshCompletedLine(string line)
+    {
+        const string zsh = "/usr/bin/zsh";
+        if (!File.Exists(zsh))
+        {
+            string reason = $"{zsh} is missing: install Debian's zsh (apt-get install zsh) to test the zsh completion";
+            if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("CI=true but " + reason);
+            Skip.If(true, reason);
+        }
+        string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var start = new ProcessStartInfo(zsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-f");
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("""
+            zmodload zsh/zpty || exit 3
+            zpty shell "zsh -f -i"
+            zpty -w shell 'PS1="> "; bindkey -e; onnxconv() { "$ONNXCONV_HOST" "$ONNXCONV_DLL" "$@"; }; autoload -U compinit; compinit -u; source <(onnxconv completion zsh); print COMPLETION-READY'
+            zpty -r -m shell setup '*COMPLETION-READY*' || exit 4
+            zpty -w -n shell "$LINE"$'\t'
+            sleep 4
+            zpty -w -n shell $'\C-aprint -r -- "<""<" \C-e ">"">"\n'
+            output=""
+            for attempt in {1..100}; do
+              zpty -r -t shell chunk && output+=$chunk
+              [[ $output == *'<< '*' >>'* ]] && break
+              sleep 0.1
+            done
+            zpty -d shell
+            print -r -- "$output"
+            """);
+        start.Environment["ONNXCONV_HOST"] = host;
+        start.Environment["ONNXCONV_DLL"] = dll;
+        start.Environment["LINE"] = line;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string error = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "zsh did not finish within a minute");
+        Assert.True(process.ExitCode == 0, $"zsh exited with {process.ExitCode}: {error}");
+        var printed = System.Text.RegularExpressions.Regex.Match(stdout.Result.Replace("\r", ""), @"^<< (.*) >>$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(printed.Success, $"no completed line in zsh's output:\n{stdout.Result}");
+        return printed.Groups[1].Value.Trim();
+    }
+
+    [SkippableFact]
+    public void ZshCompletesACommand() => Assert.Equal("onnxconv audit", ZshCompletedLine("onnxconv au"));
+
+    [SkippableFact]
+    public void ZshCompletesAnOptionValue() =>
+        Assert.Equal("onnxconv audit model.onnx --format markdown", ZshCompletedLine("onnxconv audit model.onnx --format m"));
+
     [Theory]
     [InlineData("bash", "complete -o default -F _onnxconv_complete onnxconv")]
     [InlineData("zsh", "compdef _onnxconv onnxconv")]
