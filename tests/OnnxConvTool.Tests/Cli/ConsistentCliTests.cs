@@ -325,14 +325,8 @@ public sealed class ConsistentCliTests : IDisposable
     }
 
     /// <summary>What bash completes for <paramref name="line"/> with onnxconv's completion script sourced.</summary>
-    private static string[] BashCompletions(string line)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("""
-            onnxconv() { "$ONNXCONV_HOST" "$ONNXCONV_DLL" "$@"; }
+    private static string[] BashCompletions(string line) =>
+        RunShellWithCli("/bin/bash", ["-c"], """
             source <(onnxconv completion bash)
             COMP_LINE="$LINE"; COMP_POINT=${#COMP_LINE}
             read -r -a COMP_WORDS <<< "$COMP_LINE"
@@ -340,16 +334,26 @@ public sealed class ConsistentCliTests : IDisposable
             COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
             _onnxconv_complete
             printf '%s\n' "${COMPREPLY[@]}"
-            """);
-        start.Environment["ONNXCONV_HOST"] = host;
-        start.Environment["ONNXCONV_DLL"] = dll;
+            """, line).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>
+    /// Runs <paramref name="script"/> in <paramref name="shell"/> with a shell function <c>onnxconv</c> that runs this build's
+    /// CLI (exported to child shells through ONNXCONV_HOST/ONNXCONV_DLL) and <paramref name="line"/> in $LINE; returns stdout.
+    /// </summary>
+    private static string RunShellWithCli(string shell, string[] options, string script, string line)
+    {
+        var start = new ProcessStartInfo(shell) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string option in options) start.ArgumentList.Add(option);
+        start.ArgumentList.Add("onnxconv() { \"$ONNXCONV_HOST\" \"$ONNXCONV_DLL\" \"$@\"; }\n" + script);
+        start.Environment["ONNXCONV_HOST"] = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        start.Environment["ONNXCONV_DLL"] = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
         start.Environment["LINE"] = line;
         using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd();
+        var stdout = process.StandardOutput.ReadToEndAsync();
         string error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, error);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), $"{shell} did not finish within a minute");
+        Assert.True(process.ExitCode == 0, $"{shell} exited with {process.ExitCode}: {error}");
+        return stdout.Result;
     }
 
     [Fact]
@@ -377,12 +381,7 @@ public sealed class ConsistentCliTests : IDisposable
             if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("CI=true but " + reason);
             Skip.If(true, reason);
         }
-        string dll = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(zsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("-f");
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("""
+        string output = RunShellWithCli(zsh, ["-f", "-c"], """
             zmodload zsh/zpty || exit 3
             zpty shell "zsh -f -i"
             zpty -w shell 'PS1="> "; bindkey -e; onnxconv() { "$ONNXCONV_HOST" "$ONNXCONV_DLL" "$@"; }; autoload -U compinit; compinit -u; source <(onnxconv completion zsh); print COMPLETION-READY'
@@ -398,17 +397,9 @@ public sealed class ConsistentCliTests : IDisposable
             done
             zpty -d shell
             print -r -- "$output"
-            """);
-        start.Environment["ONNXCONV_HOST"] = host;
-        start.Environment["ONNXCONV_DLL"] = dll;
-        start.Environment["LINE"] = line;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string error = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "zsh did not finish within a minute");
-        Assert.True(process.ExitCode == 0, $"zsh exited with {process.ExitCode}: {error}");
-        var printed = System.Text.RegularExpressions.Regex.Match(stdout.Result.Replace("\r", ""), @"^<< (.*) >>$", System.Text.RegularExpressions.RegexOptions.Multiline);
-        Assert.True(printed.Success, $"no completed line in zsh's output:\n{stdout.Result}");
+            """, line);
+        var printed = System.Text.RegularExpressions.Regex.Match(output.Replace("\r", ""), @"^<< (.*) >>$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(printed.Success, $"no completed line in zsh's output:\n{output}");
         return printed.Groups[1].Value.Trim();
     }
 
