@@ -68,7 +68,8 @@ public static class CompletionCommand
             # onnxconv completion for PowerShell: onnxconv completion pwsh | Out-String | Invoke-Expression (e.g. in $PROFILE)
             Register-ArgumentCompleter -Native -CommandName onnxconv -ScriptBlock {
                 param($wordToComplete, $commandAst, $cursorPosition)
-                onnxconv "[suggest:$cursorPosition]" "$commandAst" 2>$null | ForEach-Object {
+                $offset = $cursorPosition - $commandAst.Extent.StartOffset
+                onnxconv "[suggest:$offset]" "$commandAst" 2>$null | Where-Object { $_.StartsWith($wordToComplete) } | ForEach-Object {
                     [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
                 }
             }

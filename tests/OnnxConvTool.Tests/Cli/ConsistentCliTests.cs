@@ -325,6 +325,7 @@ public sealed class ConsistentCliTests : IDisposable
     }
 
     /// <summary>What bash completes for <paramref name="line"/> with onnxconv's completion script sourced.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static string[] BashCompletions(string line) =>
         RunShellWithCli("/bin/bash", ["-c"], """
             source <(onnxconv completion bash)
@@ -337,14 +338,20 @@ public sealed class ConsistentCliTests : IDisposable
             """, line).Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
-    /// Runs <paramref name="script"/> in <paramref name="shell"/> with a shell function <c>onnxconv</c> that runs this build's
-    /// CLI (exported to child shells through ONNXCONV_HOST/ONNXCONV_DLL) and <paramref name="line"/> in $LINE; returns stdout.
+    /// Runs <paramref name="script"/> in <paramref name="shell"/> with <paramref name="line"/> in $LINE and an <c>onnxconv</c>
+    /// first on PATH that runs this build's CLI, as the completion scripts expect; returns stdout.
     /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static string RunShellWithCli(string shell, string[] options, string script, string line)
     {
+        using var bin = new TempDirectory();
+        string wrapper = bin.File("onnxconv");
+        File.WriteAllText(wrapper, "#!/bin/sh\nexec \"$ONNXCONV_HOST\" \"$ONNXCONV_DLL\" \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var start = new ProcessStartInfo(shell) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string option in options) start.ArgumentList.Add(option);
-        start.ArgumentList.Add("onnxconv() { \"$ONNXCONV_HOST\" \"$ONNXCONV_DLL\" \"$@\"; }\n" + script);
+        start.ArgumentList.Add(script);
+        start.Environment["PATH"] = bin.Path + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
         start.Environment["ONNXCONV_HOST"] = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         start.Environment["ONNXCONV_DLL"] = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
         start.Environment["LINE"] = line;
@@ -357,9 +364,11 @@ public sealed class ConsistentCliTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void BashCompletesACommand() => Assert.Equal(["audit"], BashCompletions("onnxconv au"));
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void BashCompletesAnOptionAndItsValues()
     {
         Assert.Contains("--format", BashCompletions("onnxconv audit model.onnx --fo"));
@@ -372,19 +381,14 @@ public sealed class ConsistentCliTests : IDisposable
     /// script sourced after <c>compinit</c>: an interactive zsh in a pseudo-terminal (zsh/zpty) types the line, presses Tab,
     /// then prints the edited line between markers.
     /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static string ZshCompletedLine(string line)
     {
-        const string zsh = "/usr/bin/zsh";
-        if (!File.Exists(zsh))
-        {
-            string reason = $"{zsh} is missing: install Debian's zsh (apt-get install zsh) to test the zsh completion";
-            if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("CI=true but " + reason);
-            Skip.If(true, reason);
-        }
+        string zsh = RequiredShell("/usr/bin/zsh", "install Debian's zsh (apt-get install zsh)");
         string output = RunShellWithCli(zsh, ["-f", "-c"], """
             zmodload zsh/zpty || exit 3
             zpty shell "zsh -f -i"
-            zpty -w shell 'PS1="> "; bindkey -e; onnxconv() { "$ONNXCONV_HOST" "$ONNXCONV_DLL" "$@"; }; autoload -U compinit; compinit -u; source <(onnxconv completion zsh); print COMPLETION-READY'
+            zpty -w shell 'PS1="> "; bindkey -e; autoload -U compinit; compinit -u; source <(onnxconv completion zsh); print COMPLETION-READY'
             zpty -r -m shell setup '*COMPLETION-READY*' || exit 4
             zpty -w -n shell "$LINE"$'\t'
             sleep 4
@@ -403,10 +407,46 @@ public sealed class ConsistentCliTests : IDisposable
         return printed.Groups[1].Value.Trim();
     }
 
+    /// <summary><paramref name="path"/> when it exists; else the test is skipped, or fails under CI=true.</summary>
+    private static string RequiredShell(string path, string howToInstall)
+    {
+        if (File.Exists(path)) return path;
+        string reason = $"{path} is missing: {howToInstall} to test its completion";
+        if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("CI=true but " + reason);
+        Skip.If(true, reason);
+        return path;
+    }
+
+    /// <summary>
+    /// What PowerShell's own completion (<c>TabExpansion2</c>) offers for <paramref name="line"/> with onnxconv's completer
+    /// registered as its script says. PowerShell: $ONNXCONV_PWSH (.ci/run installs the PowerShell dotnet tool), else /usr/bin/pwsh.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static string[] PowerShellCompletions(string line)
+    {
+        string pwsh = RequiredShell(Environment.GetEnvironmentVariable("ONNXCONV_PWSH") is { Length: > 0 } path ? path : "/usr/bin/pwsh",
+            "install PowerShell (dotnet tool install PowerShell --tool-path DIR, then ONNXCONV_PWSH=DIR/pwsh)");
+        return RunShellWithCli(pwsh, ["-NoProfile", "-NonInteractive", "-Command"], """
+            onnxconv completion pwsh | Out-String | Invoke-Expression
+            (TabExpansion2 -inputScript $env:LINE -cursorColumn $env:LINE.Length).CompletionMatches | ForEach-Object CompletionText
+            """, line).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
     [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void PowerShellCompletesACommandAndAnOptionValue()
+    {
+        Assert.Equal(["audit"], PowerShellCompletions("onnxconv au"));
+        Assert.Equal(["audit"], PowerShellCompletions("cd /tmp; onnxconv au"));
+        Assert.Equal(["markdown"], PowerShellCompletions("onnxconv audit model.onnx --format m"));
+    }
+
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void ZshCompletesACommand() => Assert.Equal("onnxconv audit", ZshCompletedLine("onnxconv au"));
 
     [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void ZshCompletesAnOptionValue() =>
         Assert.Equal("onnxconv audit model.onnx --format markdown", ZshCompletedLine("onnxconv audit model.onnx --format m"));
 
