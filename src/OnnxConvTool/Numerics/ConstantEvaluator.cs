@@ -95,12 +95,8 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         return read.Values;
     }
 
-    private static int Axis(long axis, int rank, string what)
-    {
-        long normalized = axis < 0 ? axis + rank : axis;
-        if (normalized < 0 || normalized >= rank) throw new ConstantRefusal($"{what} {axis} is out of range for rank {rank}");
-        return (int)normalized;
-    }
+    private static int Axis(long axis, int rank, string what) =>
+        ShapeMath.Axis(axis, rank) ?? throw new ConstantRefusal($"{what} {axis} is out of range for rank {rank}");
 
     private ConstantTensor Shape()
     {
