@@ -30,8 +30,16 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         "ConstantOfShape", "Range", "Add", "Sub", "Mul", "Div", "Equal", "Not",
     };
 
-    /// <exception cref="ConstantRefusal">The node cannot be evaluated; the message says why.</exception>
-    public ConstantResult Evaluate() => node.OpType switch
+    /// <summary>The node's outputs, each of at most the caller's element limit.</summary>
+    /// <exception cref="ConstantRefusal">The node cannot be evaluated, or an output is over the limit; the message says why.</exception>
+    public ConstantResult Evaluate()
+    {
+        var result = Compute();
+        foreach (var output in result.Outputs) CheckedCount(output.Dims);
+        return result;
+    }
+
+    private ConstantResult Compute() => node.OpType switch
     {
         "Shape" => One(Shape()),
         "Size" => One(ConstantTensor.OfIntegers(DataType.Int64, [], [WeightMath.ElementCount(DimsOf(0))])),
