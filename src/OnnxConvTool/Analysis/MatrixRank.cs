@@ -578,15 +578,7 @@ internal sealed class RankWorkspace
     public long HeldBytes => _raw.Length + 8L * (_matrix.Length + _panel.Length + _row.Length + _vectors.Sum(v => (long)v.Length));
 
     /// <summary>A buffer of at least <paramref name="length"/> bytes for a weight's raw values.</summary>
-    internal byte[] Raw(int length)
-    {
-        if (_raw.Length < length)
-        {
-            _raw = [];
-            _raw = new byte[length];
-        }
-        return _raw;
-    }
+    internal byte[] Raw(int length) => Grow(ref _raw, length);
 
     internal double[] Matrix(int length) => Grow(ref _matrix, length);
 
@@ -596,12 +588,12 @@ internal sealed class RankWorkspace
 
     internal double[] Vector(int index, int length) => Grow(ref _vectors[index], length);
 
-    private static double[] Grow(ref double[] buffer, int length)
+    private static T[] Grow<T>(ref T[] buffer, int length)
     {
         if (buffer.Length < length)
         {
             buffer = []; // the old buffer can be collected while the new one is allocated
-            buffer = new double[length];
+            buffer = new T[length];
         }
         return buffer;
     }

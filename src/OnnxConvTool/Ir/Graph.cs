@@ -375,11 +375,14 @@ public sealed class Graph
             ValueInfos.Add((new ValueInfoProto { Name = value.Name }, true));
     }
 
-    internal static TypeProto TypeFor(Tensor tensor)
+    internal static TypeProto TypeFor(Tensor tensor) => TypeFor(tensor.ElementType, tensor.Dims.Select(d => (long?)d));
+
+    /// <summary>A tensor type of <paramref name="elementType"/> with <paramref name="dims"/> (a null dim is unknown).</summary>
+    internal static TypeProto TypeFor(TensorProto.Types.DataType elementType, IEnumerable<long?> dims)
     {
         var shape = new TensorShapeProto();
-        foreach (long d in tensor.Dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        return new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)tensor.ElementType, Shape = shape } };
+        foreach (var d in dims) shape.Dim.Add(d is { } known ? new TensorShapeProto.Types.Dimension { DimValue = known } : new TensorShapeProto.Types.Dimension());
+        return new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType, Shape = shape } };
     }
 
     internal void AddNodeFromReader(Node node) => _nodes.Add(node);

@@ -30,8 +30,16 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         "ConstantOfShape", "Range", "Add", "Sub", "Mul", "Div", "Equal", "Not",
     };
 
-    /// <exception cref="ConstantRefusal">The node cannot be evaluated; the message says why.</exception>
-    public ConstantResult Evaluate() => node.OpType switch
+    /// <summary>The node's outputs, each of at most the caller's element limit.</summary>
+    /// <exception cref="ConstantRefusal">The node cannot be evaluated, or an output is over the limit; the message says why.</exception>
+    public ConstantResult Evaluate()
+    {
+        var result = Compute();
+        foreach (var output in result.Outputs) CheckedCount(output.Dims);
+        return result;
+    }
+
+    private ConstantResult Compute() => node.OpType switch
     {
         "Shape" => One(Shape()),
         "Size" => One(ConstantTensor.OfIntegers(DataType.Int64, [], [WeightMath.ElementCount(DimsOf(0))])),
@@ -95,12 +103,8 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
         return read.Values;
     }
 
-    private static int Axis(long axis, int rank, string what)
-    {
-        long normalized = axis < 0 ? axis + rank : axis;
-        if (normalized < 0 || normalized >= rank) throw new ConstantRefusal($"{what} {axis} is out of range for rank {rank}");
-        return (int)normalized;
-    }
+    private static int Axis(long axis, int rank, string what) =>
+        ShapeMath.Axis(axis, rank) ?? throw new ConstantRefusal($"{what} {axis} is out of range for rank {rank}");
 
     private ConstantTensor Shape()
     {
@@ -249,21 +253,7 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
     private static ConstantTensor Select(ConstantTensor data, long[][] picks)
     {
         var strides = ShapeMath.Strides(data.Dims);
-        var dims = picks.Select(p => (long)p.Length).ToArray();
-        var sources = new long[WeightMath.ElementCount(dims)];
-        var position = new int[dims.Length];
-        for (long flat = 0; flat < sources.Length; flat++)
-        {
-            long offset = 0;
-            for (int axis = 0; axis < dims.Length; axis++) offset += picks[axis][position[axis]] * strides[axis];
-            sources[flat] = offset;
-            for (int axis = dims.Length - 1; axis >= 0; axis--)
-            {
-                if (++position[axis] < dims[axis]) break;
-                position[axis] = 0;
-            }
-        }
-        return data.Pick(dims, sources);
+        return data.Pick(picks.Select(p => (long)p.Length).ToArray(), Sources(picks.Select((p, axis) => Array.ConvertAll(p, i => i * strides[axis])).ToArray()));
     }
 
     /// <summary>Reshape: shape attribute before opset 5, input since; 0 copies the input's dim (unless allowzero, opset 14), -1 is inferred.</summary>
@@ -423,18 +413,25 @@ internal sealed class ConstantEvaluator(Node node, int opset, Func<Value, Consta
     }
 
     /// <summary>For each element of an output of <paramref name="outDims"/> in row-major order, the source offset Σ index·stride.</summary>
-    private static long[] StridedSources(long[] outDims, long[] strides)
+    private static long[] StridedSources(long[] outDims, long[] strides) =>
+        Sources(outDims.Select((d, axis) => Array.ConvertAll(Ranges.Sequence(0, d, 1), i => i * strides[axis])).ToArray());
+
+    /// <summary>
+    /// For each element, in row-major order, of an output with <c>offsets[a].Length</c> positions along axis a, the
+    /// source offset Σₐ offsets[a][its position along a].
+    /// </summary>
+    private static long[] Sources(long[][] offsets)
     {
-        var sources = new long[WeightMath.ElementCount(outDims)];
-        var position = new long[outDims.Length];
+        var sources = new long[WeightMath.ElementCount(offsets.Select(o => (long)o.Length).ToArray())];
+        var position = new int[offsets.Length];
         for (long flat = 0; flat < sources.Length; flat++)
         {
             long offset = 0;
-            for (int axis = 0; axis < outDims.Length; axis++) offset += position[axis] * strides[axis];
+            for (int axis = 0; axis < offsets.Length; axis++) offset += offsets[axis][position[axis]];
             sources[flat] = offset;
-            for (int axis = outDims.Length - 1; axis >= 0; axis--)
+            for (int axis = offsets.Length - 1; axis >= 0; axis--)
             {
-                if (++position[axis] < outDims[axis]) break;
+                if (++position[axis] < offsets[axis].Length) break;
                 position[axis] = 0;
             }
         }

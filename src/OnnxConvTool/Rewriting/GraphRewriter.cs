@@ -160,12 +160,8 @@ internal sealed class GraphRewriter
     /// Records in a value_info what the rewrite proved of <paramref name="value"/>'s shape (null dims unknown) and the
     /// nodes it removes no longer imply: a Conv proves its input has rank 2 + its spatial rank, a MatMul does not.
     /// </summary>
-    public void DeclareShape(Value value, TensorProto.Types.DataType elementType, IReadOnlyList<long?> dims)
-    {
-        var shape = new TensorShapeProto();
-        foreach (var d in dims) shape.Dim.Add(d is { } known ? new TensorShapeProto.Types.Dimension { DimValue = known } : new TensorShapeProto.Types.Dimension());
-        value.Graph.DeclareType(value, new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType, Shape = shape } });
-    }
+    public void DeclareShape(Value value, TensorProto.Types.DataType elementType, IReadOnlyList<long?> dims) =>
+        value.Graph.DeclareType(value, Graph.TypeFor(elementType, dims));
 
     /// <summary>Sets an ints attribute of a node the rewrite keeps (e.g. a Conv's pads).</summary>
     public void SetAttribute(Node node, string name, IEnumerable<long> values)

@@ -72,8 +72,8 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         }
 
         var nodes = root.Graph.Nodes;
-        var sameMerge = same.Count > 1 ? Plan(same, 0, nodes, context) : null;
-        Candidate? paddedMerge = null;
+        MatchResult<SiblingConvsMatch>? sameMerge = null, paddedMerge = null;
+        if (same.Count > 1) sameMerge = Plan(same, 0, nodes, context);
         if (centrable.Count > 0)
         {
             // The larger kernel is the root's group or the first centrable sibling's; 1x1s of the other side join it.
@@ -87,17 +87,14 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
             && (sameMerge?.Match is not { } plain || context.AllowMoreMacs || padded.SavedNanoseconds > plain.SavedNanoseconds))
             return padded;
         if (sameMerge?.Match is { } match) return match;
-        return MatchResult.Fail(paddedMerge?.Refusal ?? sameMerge?.Refusal ?? firstMismatch!);
+        return MatchResult.Fail(paddedMerge?.FailureReason ?? sameMerge?.FailureReason ?? firstMismatch!);
     }
-
-    /// <summary>A planned merge of some siblings: the match, or why it is refused.</summary>
-    private sealed record Candidate(SiblingConvsMatch? Match, string? Refusal);
 
     /// <summary>
     /// Plans one Conv for <paramref name="members"/> (the last <paramref name="centred"/> of them 1x1s centred in the
     /// others' kernel): output order, Concat or Split, stacked weight, MACs and the <see cref="RuntimeCost"/> verdict.
     /// </summary>
-    private static Candidate Plan(List<MergeableConv> members, int centred, IReadOnlyList<Node> nodes, RewriteContext context)
+    private static MatchResult<SiblingConvsMatch> Plan(List<MergeableConv> members, int centred, IReadOnlyList<Node> nodes, RewriteContext context)
     {
         var target = members[0];
         var order = members.ToDictionary(s => s.Conv, s => IndexOf(nodes, s.Conv));
@@ -115,7 +112,7 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         var macs = siblings.Select(s => s.Macs(context)).ToArray();
         var after = MacCount.Sum(siblings.Select(s => MacCount.OfConv(context.ShapeOf(s.Conv.Outputs[0]), target.InPerGroup, target.KernelVolume)).ToArray());
         var cost = MergeCost.Compare(macs, after, siblings.Sum(s => s.Parameters), WeightMath.ElementCount(weightDims) + (biased ? total : 0), out var uncounted);
-        if (cost is null) return new Candidate(null, uncounted!);
+        if (cost is null) return MatchResult.Fail(uncounted!);
 
         int opsSaved = siblings.Count - (concat is null ? 2 : 1);
         long? positions = context.ShapeOf(target.Conv.Outputs[0]).ElementCount / target.OutChannels;
@@ -124,12 +121,12 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
             ? RuntimeCost.SavedNanoseconds(cost.MacsBefore.Coefficient - cost.MacsAfter.Coefficient, opsSaved, m) : null;
         string padding = centred == 0 ? "" : $"centre-padding {centred} 1x1 sibling(s) to {target.Geometry.KernelText} ({cost})";
         if (concat is null && opsSaved <= 0 && centred == 0)
-            return new Candidate(null, $"a Split after one Conv for {siblings.Count} siblings saves no op and moves the merged output again ({RuntimeCost.Terms})");
+            return MatchResult.Fail($"a Split after one Conv for {siblings.Count} siblings saves no op and moves the merged output again ({RuntimeCost.Terms})");
         if (saved is null && (centred > 0 ? !context.AllowMoreMacs : concat is null))
-            return new Candidate(null, (centred > 0 ? padding + ": " : $"one Conv and a Split for {siblings.Count} siblings: ")
+            return MatchResult.Fail((centred > 0 ? padding + ": " : $"one Conv and a Split for {siblings.Count} siblings: ")
                 + "the time it saves cannot be estimated with symbolic dims (fix them with --shape)");
         if (saved <= 0 && (centred > 0 ? !context.AllowMoreMacs : true))
-            return new Candidate(null, (centred > 0 ? padding : $"one Conv and a Split for {siblings.Count} siblings")
+            return MatchResult.Fail((centred > 0 ? padding : $"one Conv and a Split for {siblings.Count} siblings")
                 + $" would cost {RuntimeCost.Format(-saved!.Value)} more than it saves ({opsSaved} op(s) fewer"
                 + (concat is null ? $", {moved:N0} values moved by the Split" : "") + $"; {RuntimeCost.Terms})");
 
@@ -137,13 +134,13 @@ internal sealed class MergeSiblingConvs : RewriteRule<SiblingConvsMatch>
         // The stacked values are the siblings' own (and zeros): representable when each sibling's are finite.
         if (context.PreviewOnly && siblings.All(s => MergeBounds.Fits(s.ElementType, MergeBounds.MaxAbs(s.WeightTensor))
                 && (s.Bias is null || MergeBounds.Fits(s.ElementType, MergeBounds.MaxAbs(s.Bias)))))
-            return new Candidate(new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, null, null, outChannels, concat, start, cost, centred, saved), null);
+            return new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, null, null, outChannels, concat, start, cost, centred, saved);
         var weight = ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Geometry.IsPointwise && !target.Geometry.IsPointwise ? Centred(s, kernel) : s.Weight).ToArray());
         double[]? bias = biased ? ConvMergeMath.ConcatOutputs(siblings.Select(s => s.Bias ?? new double[s.OutChannels]).ToArray()) : null;
         var stored = MergeableConv.Store(earliest.Input(1)!.Name + "_stacked", target.ElementType, weightDims, weight, bias, out var unrepresentable);
-        if (stored is not { } tensors) return new Candidate(null, unrepresentable!);
-        return new Candidate(new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, tensors.Weight, tensors.Bias, outChannels, concat, start, cost,
-            centred, saved), null);
+        if (stored is not { } tensors) return MatchResult.Fail(unrepresentable!);
+        return new SiblingConvsMatch(nodesMerged, earliest, target.Conv, weightDims, tensors.Weight, tensors.Bias, outChannels, concat, start, cost,
+            centred, saved);
     }
 
     /// <summary>The 1x1 weight of <paramref name="pointwise"/> at the centre of a zero <paramref name="kernel"/>.</summary>
