@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
 using OnnxConvTool.Ir;
 
 namespace OnnxConvTool.Verification;
@@ -7,8 +6,8 @@ namespace OnnxConvTool.Verification;
 internal sealed record KernelTime(string OpType, int Nodes, double MicrosecondsPerRun);
 
 /// <summary>
-/// Where ONNX Runtime spends a model's runs, from its profiler: every kernel execution is a "Node" event with its
-/// duration (µs) and the op type it ran as (<c>args.op_name</c>). Inputs are planned like <see cref="LatencyBenchmark"/>'s.
+/// Where ONNX Runtime spends a model's runs, from its profiler (<see cref="OperatorProfile"/> over every run, in µs).
+/// Inputs are planned like <see cref="LatencyBenchmark"/>'s.
 /// </summary>
 internal static class KernelProfile
 {
@@ -18,38 +17,14 @@ internal static class KernelProfile
         string label = LatencyBenchmark.Labels([model])[0];
         var plan = InputPlan.Create(model, options.Inputs, label);
         using var folder = new ProfileFolder();
-        string profilePath;
-        var values = new List<OrtValue>();
-        using (var session = OrtRuntime.CreateSession(model, new SessionSettings(options.Optimization, options.Threads) { ProfilePrefix = folder.Prefix }, label))
-        {
-            try
-            {
-                var feeds = LatencyBenchmark.FindRunnableFeeds(plan, session, model, label, CancellationToken.None);
-                values.AddRange(feeds.Select(f => f.Tensor.ToOrtValue()));
-                var inputNames = feeds.Select(f => f.Info.Name).ToArray();
-                var outputNames = model.Graph.Outputs.Select(v => v.Name).ToArray();
-                for (int run = 0; run < options.Warmup + options.Runs; run++)
-                {
-                    using var outputs = session.Run(new RunOptions(), inputNames, values, outputNames);
-                }
-            }
-            finally
-            {
-                foreach (var value in values) value.Dispose();
-            }
-            profilePath = session.EndProfiling();
-        }
-        using var stream = File.OpenRead(profilePath);
-        return Parse(stream);
+        using var session = OrtRuntime.CreateSession(model, new SessionSettings(options.Optimization, options.Threads) { ProfilePrefix = folder.Prefix }, label);
+        var feeds = LatencyBenchmark.FindRunnableFeeds(plan, session, model, label, CancellationToken.None);
+        return PerRun(LatencyBenchmark.RunProfiled(session, model, label, feeds, options.Warmup + options.Runs, warmupRuns: 0, CancellationToken.None));
     }
 
     /// <summary>Kernel time per op type from a Chrome-trace profile, per run (its "model_run" events; the input probe and warm-up runs included).</summary>
-    internal static IReadOnlyList<KernelTime> Parse(Stream profile)
-    {
-        var events = ProfileEvents.Read(profile);
-        int runs = Math.Max(events.RunStartsUs.Count, 1);
-        return events.Kernels.GroupBy(k => k.OpType, StringComparer.Ordinal)
-            .Select(g => new KernelTime(g.Key, g.Select(k => k.Node).Distinct(StringComparer.Ordinal).Count(), g.Sum(k => k.DurationUs) / runs))
-            .OrderByDescending(k => k.MicrosecondsPerRun).ToList();
-    }
+    internal static IReadOnlyList<KernelTime> Parse(Stream profile) => PerRun(OperatorProfile.Parse(profile, warmupRuns: 0));
+
+    private static List<KernelTime> PerRun(OperatorProfile profile) =>
+        profile.Operators.Select(o => new KernelTime(o.OpType, o.Nodes, o.MsPerRun * 1000)).ToList();
 }

@@ -116,26 +116,34 @@ internal static class LatencyBenchmark
         BenchOptions options, CancellationToken cancellation)
     {
         using var folder = new ProfileFolder();
-        int runs = Math.Min(options.Runs, ProfiledRuns);
-        using (var session = OrtRuntime.CreateSession(model, settings with { ProfilePrefix = folder.Prefix }, label))
+        using var session = OrtRuntime.CreateSession(model, settings with { ProfilePrefix = folder.Prefix }, label);
+        return RunProfiled(session, model, label, feeds, 1 + Math.Min(options.Runs, ProfiledRuns), warmupRuns: 1, cancellation);
+    }
+
+    /// <summary>
+    /// Runs a session created with <see cref="SessionSettings.ProfilePrefix"/> <paramref name="runs"/> times on
+    /// <paramref name="feeds"/>, ends its profiling and reads the profile, leaving out its first <paramref name="warmupRuns"/> runs
+    /// (counting any the session made before).
+    /// </summary>
+    internal static OperatorProfile RunProfiled(InferenceSession session, Model model, string label, IReadOnlyList<(TrialInput Info, HostTensor Tensor)> feeds,
+        int runs, int warmupRuns, CancellationToken cancellation)
+    {
+        var outputNames = model.Graph.Outputs.Select(v => v.Name).ToList();
+        var inputs = feeds.Select(f => (f.Info.Name, f.Tensor)).ToList();
+        for (int run = 0; run < runs; run++)
         {
-            var outputNames = model.Graph.Outputs.Select(v => v.Name).ToList();
-            var inputs = feeds.Select(f => (f.Info.Name, f.Tensor)).ToList();
-            for (int run = 0; run < 1 + runs; run++)
+            try
             {
-                try
-                {
-                    using var outputs = SessionRunner.Run(session, inputs, outputNames, cancellation);
-                }
-                catch (OnnxRuntimeException e)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    throw new RuntimeFailure($"ONNX Runtime cannot run {label}: {OrtRuntime.FirstLine(e.Message)}", e);
-                }
+                using var outputs = SessionRunner.Run(session, inputs, outputNames, cancellation);
             }
-            using var stream = File.OpenRead(session.EndProfiling());
-            return OperatorProfile.Parse(stream, warmupRuns: 1);
+            catch (OnnxRuntimeException e)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                throw new RuntimeFailure($"ONNX Runtime cannot run {label}: {OrtRuntime.FirstLine(e.Message)}", e);
+            }
         }
+        using var stream = File.OpenRead(session.EndProfiling());
+        return OperatorProfile.Parse(stream, warmupRuns);
     }
 
     /// <summary>

@@ -95,7 +95,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
 
     private JsonObject SummaryObject()
     {
-        var audited = _items.Where(i => !i.Failed).Select(i => i.Counts!).ToList();
+        var audited = Audited;
         var totals = Totals(audited);
         return new JsonObject
         {
@@ -127,6 +127,8 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
         return document.ToJsonString(new JsonSerializerOptions(AuditJson.CompactOptions) { WriteIndented = true }) + "\n";
     }
 
+    private List<AuditBatchCounts> Audited => _items.Where(i => !i.Failed).Select(i => i.Counts!).ToList();
+
     /// <summary>The batch's figures: sums, with a MAC total only when every audited model's is known.</summary>
     private static AuditBatchCounts Totals(IReadOnlyList<AuditBatchCounts> audited)
     {
@@ -145,7 +147,7 @@ internal sealed class AuditBatchRun(CliContext context, ParseResult parse, Outpu
             ? Cells(i.Path, "ok", c)
             : [i.Path, i.ErrorCode == ExitCode.InputRejected ? "rejected" : "failed", "", "", "", "", ""]).ToList();
         int failed = _items.Count(i => i.Failed);
-        rows.Add(Cells($"total: {_items.Count} models", failed == 0 ? "ok" : $"{failed} failed", Totals(_items.Where(i => !i.Failed).Select(i => i.Counts!).ToList())));
+        rows.Add(Cells($"total: {_items.Count} models", failed == 0 ? "ok" : $"{failed} failed", Totals(Audited)));
         return rows;
     }
 

@@ -55,7 +55,8 @@ internal sealed record OptimizeSummary(
 
     private IReadOnlyList<CandidateOutcome> NotFused => FoldOutcomes.Where(o => o.Status != CandidateStatus.Applied).ToArray();
 
-    private IReadOnlyList<OpChange> OpChanges
+    /// <summary>Every op type of the model before or after, by name, with its counts.</summary>
+    private IReadOnlyList<OpChange> OpCounts
     {
         get
         {
@@ -63,9 +64,11 @@ internal sealed record OptimizeSummary(
             var after = Run.After!.OpTypes;
             return before.Keys.Concat(after.Keys).Distinct(StringComparer.Ordinal)
                 .Select(op => new OpChange(op, before.GetValueOrDefault(op), after.GetValueOrDefault(op)))
-                .Where(c => c.Before != c.After).OrderBy(c => c.Op, StringComparer.Ordinal).ToArray();
+                .OrderBy(c => c.Op, StringComparer.Ordinal).ToArray();
         }
     }
+
+    private IReadOnlyList<OpChange> OpChanges => OpCounts.Where(c => c.Before != c.After).ToArray();
 
     private string VerificationLine => Run.Verification is not null ? Run.Verification.Summary
         : VerificationSkipped ? "skipped (--no-verify)"
@@ -174,8 +177,7 @@ internal sealed record OptimizeSummary(
         if (before.Conv1x1.Macs is null || after.Conv1x1.Macs is null) page.Paragraph("MACs are unknown while input dims are free: fix them with --shape.");
 
         page.Heading(2, "Op counts");
-        var ops = before.OpTypes.Keys.Concat(after.OpTypes.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
-            .Select(op => BeforeAfterRow(op, before.OpTypes.GetValueOrDefault(op), after.OpTypes.GetValueOrDefault(op))).ToArray();
+        var ops = OpCounts.Select(c => BeforeAfterRow(c.Op, c.Before, c.After)).ToArray();
         page.Table(new HtmlTable([new("op"), new("before", true), new("after", true), new("change", true)], ops, "ops"));
 
         page.Heading(2, "Rules");
