@@ -19,19 +19,19 @@ internal static class StartupBenchmark
     public const string Description = "the shipped NativeAOT onnxconv vs the JIT dotnet publish build: --help, inspect mnist_1x1 (target CPU ≤ 0.1×), audit rank of a 2048×2048 weight (parity ≤ 1.05×)";
     private const double StartupTarget = 0.1;
     private const double ParityTarget = 1.05;
-    private const int RankChannels = 2048;
 
     public static int Run(BenchmarkContext context)
     {
         var output = context.Out;
         string jit = PublishJit(context);
         string mnist = SampleModels.Get("mnist_1x1.onnx").CommittedPath;
-        string rankModel = GenerateRankModel(context);
+        // one Conv with a seeded 2048×2048 weight (the audit-rank benchmark's model): its audit is load, shape inference and one rank
+        string rankModel = ConvChainModels.Inline(context, 1);
         var cases = new (string Label, string[] Arguments, double Target)[]
         {
             ("onnxconv --help", ["--help"], StartupTarget),
             ("onnxconv inspect models/mnist_1x1.onnx", ["inspect", mnist], StartupTarget),
-            ($"onnxconv audit (rank of one {RankChannels}×{RankChannels} weight)", ["audit", rankModel, "--format", "json"], ParityTarget),
+            ($"onnxconv audit (rank of one {ConvChainModels.Channels}×{ConvChainModels.Channels} weight)", ["audit", rankModel, "--format", "json"], ParityTarget),
         };
 
         output.WriteLine("start-up benchmark: the shipped executable (contender) vs the JIT build (baseline)");
@@ -85,18 +85,6 @@ internal static class StartupBenchmark
         string folder = Path.Combine(context.WorkDirectory, "publish-jit");
         BenchmarkContext.Publish(folder, context.Error, "JIT, framework-dependent", "-p:PublishAot=false");
         return Path.Combine(folder, "onnxconv");
-    }
-
-    /// <summary>One Conv with a seeded 2048×2048 weight on a 1×1 map: its audit is load, shape inference and one rank.</summary>
-    private static string GenerateRankModel(BenchmarkContext context)
-    {
-        string path = Path.Combine(context.WorkDirectory, $"rank-{RankChannels}-seed1.onnx");
-        if (File.Exists(path)) return path;
-        var builder = new TestModelBuilder(opset: 13, seed: 1);
-        string x = builder.Input("x", 1, RankChannels, 1, 1);
-        builder.Output(builder.Conv(x, RankChannels, RankChannels, [1, 1]), OnnxConvTool.Onnx.TensorProto.Types.DataType.Float, 1, RankChannels, 1, 1);
-        builder.Save(path);
-        return path;
     }
 
     private static string Milliseconds(IEnumerable<double> seconds) =>
