@@ -76,7 +76,7 @@ internal static class MemoryBenchmark
             {
                 string[] arguments = [command, model, "-o", written, .. command == "rewrite" ? new[] { "--to", "matmul" } : [], .. verify ? [] : new[] { "--no-verify" }];
                 BenchmarkContext.Settle(written);
-                var run = RunOnce(context, arguments, settle: () => BenchmarkContext.Settle(written));
+                var run = RunOnce(context, arguments);
                 if (run is null) return 1;
                 if (!File.Exists(written))
                 {
@@ -105,9 +105,8 @@ internal static class MemoryBenchmark
     }
 
     /// <summary>Runs onnxconv once and returns the measured run, or null after saying why it failed.</summary>
-    private static ProcessRun? RunOnce(BenchmarkContext context, string[] arguments, Action? settle = null)
+    private static ProcessRun? RunOnce(BenchmarkContext context, string[] arguments)
     {
-        settle?.Invoke();
         var run = ProcessMeasurement.Run(context.CliPath, arguments);
         if (run.ExitCode == 0) return run;
         context.Error.WriteLine($"onnxconv {string.Join(' ', arguments)} exited with {run.ExitCode}: {run.Stderr.Trim()}");

@@ -25,18 +25,21 @@ internal static class ProcessComparison
     /// <summary>
     /// Measures <paramref name="contender"/> against <paramref name="baseline"/>. <paramref name="checkContender"/>
     /// and <paramref name="checkBaseline"/> see their warm-up run right after it ends (before the next settle) and
-    /// return why it is unusable, or null; <paramref name="settle"/> runs (untimed) before every run. Returns null,
-    /// after saying why on stderr, when a warm-up or timed run fails.
+    /// return why it is unusable, or null; <paramref name="settle"/> runs (untimed) before every run. Each run is
+    /// <paramref name="run"/> (default <see cref="ProcessMeasurement.Run"/>). Returns null, after saying why on stderr,
+    /// when a warm-up or timed run fails.
     /// </summary>
     public static ComparedRuns? Measure(BenchmarkContext context, string label, ProcessCommand contender, ProcessCommand baseline,
-        Func<ProcessRun, string?> checkContender, Func<ProcessRun, string?> checkBaseline, Action settle)
+        Func<ProcessRun, string?> checkContender, Func<ProcessRun, string?> checkBaseline, Action settle,
+        Func<string, IReadOnlyList<string>, ProcessRun>? run = null)
     {
+        run ??= ProcessMeasurement.Run;
         settle();
-        string? problem = checkContender(ProcessMeasurement.Run(contender.File, contender.Arguments));
+        string? problem = checkContender(run(contender.File, contender.Arguments));
         if (problem is null)
         {
             settle();
-            problem = checkBaseline(ProcessMeasurement.Run(baseline.File, baseline.Arguments));
+            problem = checkBaseline(run(baseline.File, baseline.Arguments));
         }
         if (problem is not null)
         {
@@ -49,9 +52,9 @@ internal static class ProcessComparison
         for (int i = 0; i < context.Runs; i++)
         {
             settle();
-            contenderRuns.Add(ProcessMeasurement.Run(contender.File, contender.Arguments));
+            contenderRuns.Add(run(contender.File, contender.Arguments));
             settle();
-            baselineRuns.Add(ProcessMeasurement.Run(baseline.File, baseline.Arguments));
+            baselineRuns.Add(run(baseline.File, baseline.Arguments));
         }
         var failed = contenderRuns.Concat(baselineRuns).FirstOrDefault(r => r.ExitCode != 0);
         if (failed is not null)

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using OnnxConvTool.TestKit;
 using OnnxConvTool.Verification;
 
@@ -19,19 +17,19 @@ internal static class StartupBenchmark
     public const string Description = "the shipped NativeAOT onnxconv vs the JIT dotnet publish build: --help, inspect mnist_1x1 (target CPU ≤ 0.1×), audit rank of a 2048×2048 weight (parity ≤ 1.05×)";
     private const double StartupTarget = 0.1;
     private const double ParityTarget = 1.05;
-    private const int RankChannels = 2048;
 
     public static int Run(BenchmarkContext context)
     {
         var output = context.Out;
         string jit = PublishJit(context);
         string mnist = SampleModels.Get("mnist_1x1.onnx").CommittedPath;
-        string rankModel = GenerateRankModel(context);
+        // one Conv with a seeded 2048×2048 weight (the audit-rank benchmark's model): its audit is load, shape inference and one rank
+        string rankModel = ConvChainModels.Inline(context, 1);
         var cases = new (string Label, string[] Arguments, double Target)[]
         {
             ("onnxconv --help", ["--help"], StartupTarget),
             ("onnxconv inspect models/mnist_1x1.onnx", ["inspect", mnist], StartupTarget),
-            ($"onnxconv audit (rank of one {RankChannels}×{RankChannels} weight)", ["audit", rankModel, "--format", "json"], ParityTarget),
+            ($"onnxconv audit (rank of one {ConvChainModels.Channels}×{ConvChainModels.Channels} weight)", ["audit", rankModel, "--format", "json"], ParityTarget),
         };
 
         output.WriteLine("start-up benchmark: the shipped executable (contender) vs the JIT build (baseline)");
@@ -47,31 +45,15 @@ internal static class StartupBenchmark
         bool met = true;
         foreach (var (label, arguments, target) in cases)
         {
-            var contender = new List<TimedRun>();
-            var baseline = new List<TimedRun>();
-            foreach (string exe in new[] { context.CliPath, jit })
-            {
-                var warmUp = TimedRun.Of(exe, arguments);
-                if (warmUp.ExitCode != 0)
-                {
-                    context.Error.WriteLine($"{label}: warm-up of {exe} exited with {warmUp.ExitCode}: {warmUp.Stderr.Trim()}");
-                    return 1;
-                }
-            }
-            for (int i = 0; i < context.Runs; i++)
-            {
-                contender.Add(TimedRun.Of(context.CliPath, arguments));
-                baseline.Add(TimedRun.Of(jit, arguments));
-            }
-            if (contender.Concat(baseline).FirstOrDefault(r => r.ExitCode != 0) is { } failed)
-            {
-                context.Error.WriteLine($"{label}: a timed run exited with {failed.ExitCode}: {failed.Stderr.Trim()}");
-                return 1;
-            }
-            var ratio = PairedRatio.Of(contender.Select(r => r.Cpu).ToList(), baseline.Select(r => r.Cpu).ToList());
+            var runs = ProcessComparison.Measure(context, label, new ProcessCommand(context.CliPath, arguments), new ProcessCommand(jit, arguments),
+                r => ProcessComparison.Failure(context.CliPath, r), r => ProcessComparison.Failure(jit, r),
+                settle: () => { }, run: ProcessMeasurement.RunWithChildrenCpu);
+            if (runs is null) return 1;
+            var (contender, baseline) = runs;
+            var ratio = PairedRatio.Of(contender.Select(r => r.Cpu.TotalSeconds).ToList(), baseline.Select(r => r.Cpu.TotalSeconds).ToList());
             met &= !ratio.Misses(target);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {label} | {Milliseconds(contender.Select(r => r.Cpu))} | {Milliseconds(baseline.Select(r => r.Cpu))} | {Milliseconds(contender.Select(r => r.Wall))} | {Milliseconds(baseline.Select(r => r.Wall))} | {ratio} | ≤ {target} | {ratio.Verdict(target)} |"));
+                $"| {label} | {Milliseconds(contender.MedianCpuSeconds())} | {Milliseconds(baseline.MedianCpuSeconds())} | {Milliseconds(contender.MedianSeconds())} | {Milliseconds(baseline.MedianSeconds())} | {ratio} | ≤ {target} | {ratio.Verdict(target)} |"));
         }
         output.WriteLine();
         output.WriteLine($"load average at end: {MachineInfo.LoadAverage()}");
@@ -87,20 +69,7 @@ internal static class StartupBenchmark
         return Path.Combine(folder, "onnxconv");
     }
 
-    /// <summary>One Conv with a seeded 2048×2048 weight on a 1×1 map: its audit is load, shape inference and one rank.</summary>
-    private static string GenerateRankModel(BenchmarkContext context)
-    {
-        string path = Path.Combine(context.WorkDirectory, $"rank-{RankChannels}-seed1.onnx");
-        if (File.Exists(path)) return path;
-        var builder = new TestModelBuilder(opset: 13, seed: 1);
-        string x = builder.Input("x", 1, RankChannels, 1, 1);
-        builder.Output(builder.Conv(x, RankChannels, RankChannels, [1, 1]), OnnxConvTool.Onnx.TensorProto.Types.DataType.Float, 1, RankChannels, 1, 1);
-        builder.Save(path);
-        return path;
-    }
-
-    private static string Milliseconds(IEnumerable<double> seconds) =>
-        string.Create(CultureInfo.InvariantCulture, $"{ProcessComparison.Median(seconds) * 1000:0.0} ms");
+    private static string Milliseconds(double seconds) => string.Create(CultureInfo.InvariantCulture, $"{seconds * 1000:0.0} ms");
 
     /// <summary>The size of the folder that holds <paramref name="executable"/> (after links: an installed tool's command is one).</summary>
     private static string FolderSize(string executable)
@@ -109,43 +78,5 @@ internal static class StartupBenchmark
         string folder = Path.GetDirectoryName((file.ResolveLinkTarget(returnFinalTarget: true) ?? file).FullName)!;
         long bytes = new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
         return string.Create(CultureInfo.InvariantCulture, $"{folder}: {bytes / 1e6:0} MB");
-    }
-
-    /// <summary>One run of a child process: wall time, and its CPU time from the growth of this process's RUSAGE_CHILDREN.</summary>
-    private sealed record TimedRun(int ExitCode, double Wall, double Cpu, string Stderr)
-    {
-        public static TimedRun Of(string file, IReadOnlyList<string> arguments)
-        {
-            var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (string a in arguments) start.ArgumentList.Add(a);
-            double before = ChildrenCpuSeconds();
-            var clock = Stopwatch.StartNew();
-            using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            process.WaitForExit();
-            clock.Stop();
-            _ = stdout.Result;
-            return new TimedRun(process.ExitCode, clock.Elapsed.TotalSeconds, ChildrenCpuSeconds() - before, stderr.Result);
-        }
-
-        /// <summary>User + system time of every child this process has waited for, in seconds (Linux, microsecond resolution).</summary>
-        private static double ChildrenCpuSeconds()
-        {
-            if (getrusage(RusageChildren, out var usage) != 0) throw new InvalidOperationException($"getrusage failed: errno {Marshal.GetLastPInvokeError()}");
-            return usage.UserSeconds + usage.UserMicroseconds / 1e6 + usage.SystemSeconds + usage.SystemMicroseconds / 1e6;
-        }
-
-        private const int RusageChildren = -1;
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct Rusage
-        {
-            public long UserSeconds, UserMicroseconds, SystemSeconds, SystemMicroseconds;
-            private unsafe fixed long _rest[14];
-        }
-
-        [DllImport("libc", SetLastError = true)]
-        private static extern int getrusage(int who, out Rusage usage);
     }
 }

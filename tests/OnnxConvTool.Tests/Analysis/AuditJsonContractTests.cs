@@ -7,12 +7,7 @@ namespace OnnxConvTool.Tests.Analysis;
 
 public sealed class AuditJsonContractTests
 {
-    private static readonly Lazy<JsonSchemaSubset> Schema = new(() =>
-    {
-        string path = Path.Combine(SharedData.RepositoryRoot, "src", "OnnxConvTool", "Analysis", "audit-report.schema.json");
-        using var document = JsonDocument.Parse(File.ReadAllText(path));
-        return new JsonSchemaSubset(document.RootElement.Clone());
-    });
+    private static readonly Lazy<JsonSchemaSubset> Schema = new(() => JsonSchemaSubset.Load("src", "OnnxConvTool", "Analysis", "audit-report.schema.json"));
 
     [SkippableTheory]
     [MemberData(nameof(Shared.RealModels), MemberType = typeof(Shared))]

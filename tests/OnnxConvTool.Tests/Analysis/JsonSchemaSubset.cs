@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Analysis;
 
@@ -21,6 +22,13 @@ internal sealed class JsonSchemaSubset
     {
         _root = root;
         CheckKeywords(root, "#");
+    }
+
+    /// <summary>The schema in the repository file at <paramref name="path"/> (segments under the repository root).</summary>
+    public static JsonSchemaSubset Load(params string[] path)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine([SharedData.RepositoryRoot, .. path])));
+        return new JsonSchemaSubset(document.RootElement.Clone());
     }
 
     /// <summary>Every violation, each as "path: problem"; empty when the document conforms.</summary>

@@ -11,8 +11,8 @@ namespace OnnxConvTool.Tests.Cli;
 /// </summary>
 public sealed class BatchAuditTests : IDisposable
 {
-    private static readonly Lazy<JsonSchemaSubset> LineSchema = new(() => Schema("src", "OnnxConvTool.Cli", "Schemas", "audit-batch-line.schema.json"));
-    private static readonly Lazy<JsonSchemaSubset> ReportSchema = new(() => Schema("src", "OnnxConvTool", "Analysis", "audit-report.schema.json"));
+    private static readonly Lazy<JsonSchemaSubset> LineSchema = new(() => JsonSchemaSubset.Load("src", "OnnxConvTool.Cli", "Schemas", "audit-batch-line.schema.json"));
+    private static readonly Lazy<JsonSchemaSubset> ReportSchema = new(() => JsonSchemaSubset.Load("src", "OnnxConvTool", "Analysis", "audit-report.schema.json"));
 
     private readonly TempDirectory _temp = new();
     private readonly string _folder;
@@ -34,12 +34,6 @@ public sealed class BatchAuditTests : IDisposable
     }
 
     public void Dispose() => _temp.Dispose();
-
-    private static JsonSchemaSubset Schema(params string[] path)
-    {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine([SharedData.RepositoryRoot, .. path])));
-        return new JsonSchemaSubset(document.RootElement.Clone());
-    }
 
     /// <summary>Each stdout line parsed, after checking it against the line schema (and a model line against the audit report's).</summary>
     private static List<JsonObject> Lines(CliInvocation run)

@@ -58,6 +58,16 @@ public sealed record CliInvocation(int ExitCode, string Stdout, string Stderr)
         return new CliInvocation(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>The same start as a POSIX shell command line (each word single-quoted), for scripts that run onnxconv.</summary>
+    public static string ShellCommand(params string[] args)
+    {
+        var start = ProcessStart(null, args);
+        return string.Join(' ', start.ArgumentList.Prepend(start.FileName).Select(ShellQuote));
+    }
+
+    /// <summary><paramref name="text"/> as one single-quoted POSIX shell word.</summary>
+    public static string ShellQuote(string text) => "'" + text.Replace("'", "'\\''") + "'";
+
     /// <summary>How to start the built onnxconv.dll (or <see cref="PublishedExecutable"/>) as a child process, stdout and stderr redirected.</summary>
     public static ProcessStartInfo ProcessStart(string? workingDirectory, params string[] args)
     {

@@ -346,21 +346,16 @@ public sealed class ConsistentCliTests : IDisposable
     {
         using var bin = new TempDirectory();
         string wrapper = bin.File("onnxconv");
-        File.WriteAllText(wrapper, "#!/bin/sh\nexec \"$ONNXCONV_HOST\" \"$ONNXCONV_DLL\" \"$@\"\n");
+        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {CliInvocation.ShellCommand()} \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var start = new ProcessStartInfo(shell) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string option in options) start.ArgumentList.Add(option);
         start.ArgumentList.Add(script);
         start.Environment["PATH"] = bin.Path + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
-        start.Environment["ONNXCONV_HOST"] = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        start.Environment["ONNXCONV_DLL"] = Path.Combine(AppContext.BaseDirectory, "onnxconv.dll");
         start.Environment["LINE"] = line;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string error = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), $"{shell} did not finish within a minute");
-        Assert.True(process.ExitCode == 0, $"{shell} exited with {process.ExitCode}: {error}");
-        return stdout.Result;
+        var run = CliInvocation.RunProcess(start, TimeSpan.FromMinutes(1));
+        Assert.True(run.ExitCode == 0, $"{shell} exited with {run.ExitCode}: {run.Stderr}");
+        return run.Stdout;
     }
 
     [Fact]

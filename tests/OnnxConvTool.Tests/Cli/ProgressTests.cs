@@ -28,8 +28,7 @@ public sealed class ProgressTests : IDisposable
     {
         Skip.If(Script is null, "util-linux 'script' is not installed (apt-get install bsdutils)");
         string stdoutFile = _temp.File($"stdout-{Guid.NewGuid():N}.txt");
-        var cli = CliInvocation.ProcessStart(null, args);
-        string command = string.Join(' ', new[] { cli.FileName }.Concat(cli.ArgumentList).Select(Quote)) + $" > {Quote(stdoutFile)} < /dev/null";
+        string command = CliInvocation.ShellCommand(args) + $" > {CliInvocation.ShellQuote(stdoutFile)} < /dev/null";
         var start = new ProcessStartInfo(Script!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in new[] { "--quiet", "--return", "--command", command, "/dev/null" }) start.ArgumentList.Add(arg);
         start.Environment[NoDelay] = "0";
@@ -37,8 +36,6 @@ public sealed class ProgressTests : IDisposable
         var run = CliInvocation.RunProcess(start);
         return (run.ExitCode, run.Stdout, File.Exists(stdoutFile) ? File.ReadAllText(stdoutFile) : "");
     }
-
-    private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 
     [SkippableFact]
     public void BenchShowsItsRunsOnATerminalAndStdoutStaysTheReport()

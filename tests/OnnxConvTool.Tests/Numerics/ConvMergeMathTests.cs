@@ -1,6 +1,7 @@
 using OnnxConvTool.Ir;
 using OnnxConvTool.Numerics;
 using OnnxConvTool.Onnx;
+using OnnxConvTool.TestKit;
 
 namespace OnnxConvTool.Tests.Numerics;
 
@@ -136,24 +137,18 @@ public sealed class ConvMergeMathTests
     {
         var values = Values(new Random(2), 3_000, zeros: true).Select(v => (float)v).ToArray();
         var inMemory = Tensor.FromFloats("w", [3_000], values);
-        string path = Path.Combine(Path.GetTempPath(), $"onnxconv-decode-range-{Guid.NewGuid():N}.bin");
-        try
-        {
-            File.WriteAllBytes(path, inMemory.GetRawBytes().ToArray());
-            var proto = inMemory.Proto.Clone();
-            proto.ClearRawData();
-            var inFile = new Tensor(proto, new ExternalDataLocation(path, Path.GetFileName(path), 0, 12_000));
-            var fromMemory = new double[1_234];
-            var fromFile = new double[1_234];
-            inMemory.DecodeRange(1_001, fromMemory);
-            inFile.DecodeRange(1_001, fromFile);
-            Assert.Equal(values.Skip(1_001).Take(1_234).Select(v => (double)v), fromFile);
-            Assert.Equal(fromMemory, fromFile);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        using var temp = new TempDirectory();
+        string path = temp.File("decode-range.bin");
+        File.WriteAllBytes(path, inMemory.GetRawBytes().ToArray());
+        var proto = inMemory.Proto.Clone();
+        proto.ClearRawData();
+        var inFile = new Tensor(proto, new ExternalDataLocation(path, Path.GetFileName(path), 0, 12_000));
+        var fromMemory = new double[1_234];
+        var fromFile = new double[1_234];
+        inMemory.DecodeRange(1_001, fromMemory);
+        inFile.DecodeRange(1_001, fromFile);
+        Assert.Equal(values.Skip(1_001).Take(1_234).Select(v => (double)v), fromFile);
+        Assert.Equal(fromMemory, fromFile);
     }
 
     private static double[] Values(Random random, long count, bool zeros)

@@ -4,7 +4,6 @@ using OnnxConvTool.Rewriting;
 using OnnxConvTool.Rules;
 using OnnxConvTool.Rules.Folds;
 using OnnxConvTool.TestKit;
-using OnnxConvTool.Tests.Oracle;
 using OnnxConvTool.Tests.Rewriting;
 
 namespace OnnxConvTool.Tests.Rules.Folds;
@@ -40,16 +39,11 @@ public sealed class FoldConstantsTests
     private static string Ints(TestModelBuilder b, string name, params long[] values) =>
         b.ConstantNode(TestModelBuilder.Int64Tensor(name, [values.Length], values));
 
-    /// <summary>Folds with the rule alone to a fixpoint; asserts <paramref name="folds"/> applied, no node but the Identity and the Add left, ORT equivalence and the checker.</summary>
+    /// <summary>Folds with the rule alone as every fold test does (<see cref="FoldHarness.AssertFolds"/>: <paramref name="folds"/> applied, ORT equivalence, the checker) and asserts no node but the Identity and the Add is left.</summary>
     private static Model AssertFolds(TestModelBuilder builder, int folds)
     {
-        var before = builder.ToIr();
-        var after = builder.ToIr();
-        var result = RewriteDriver.Run(after, [new FoldConstants()], new RewriteOptions { Fixpoint = true, ValidateAfterEachRewrite = true });
-        Assert.True(folds == result.AppliedCount, string.Join("; ", result.Outcomes.Select(o => $"{o.NodeName}: {o.Detail}")));
+        var (after, _, _) = FoldHarness.AssertFolds(builder, [new FoldConstants()], folds);
         Assert.Equal(["Add", "Identity"], after.Graph.Nodes.Where(n => n.OpType != "Constant").Select(n => n.OpType).Order());
-        Equivalence.AssertEquivalent(before, after);
-        PythonOracle.AssertValid(after);
         return after;
     }
 
